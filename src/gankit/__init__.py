@@ -1,3 +1,28 @@
-"""gankit: generative adversarial networks on PyTorch."""
+"""gankit: generative adversarial networks on PyTorch.
+
+    import gankit
+    result = gankit.train(gankit.TrainConfig(dataset="mnist5k", model="dcgan", steps=1500, out="runs/demo"))
+    G = gankit.load("runs/demo")
+    images = G.sample(16)              # [16, 1, 28, 28] in [-1, 1]
+"""
+
+from .config import TrainConfig
+from .errors import CheckpointError, ConfigError, DataError, GankitError
 
 __version__ = "0.1.0"
+
+__all__ = ["TrainConfig", "train", "resume", "load", "Generator", "GankitError", "ConfigError", "DataError",
+           "CheckpointError", "__version__"]
+
+
+def __getattr__(name: str):  # heavy modules (torch models, matplotlib) load on first use, keeping `import gankit` fast
+    if name in ("train", "resume"):
+        from . import training as _train
+
+        return getattr(_train, name)
+    if name in ("load", "Generator"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'gankit' has no attribute {name!r}")
+

@@ -1,0 +1,175 @@
+"""Using a trained model: `G = gankit.load("runs/NAME"); images = G.sample(16, labels=7)`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import checkpoint as ckpt
+from .config import TrainConfig
+from .errors import CheckpointError, ConfigError
+
+LabelSpec = int | Sequence[int] | torch.Tensor | None
+
+
+class Generator:
+    """A trained generator (the EMA copy when the run kept one), in eval mode, with its prior and labels.
+
+    `sample` returns data-space tensors: images [N, C, H, W] in [-1, 1] (see `gankit.viz.to_uint8`), toy points
+    [N, D] in the data's own coordinates.
+    """
+
+    def __init__(self, net: nn.Module, config: TrainConfig, *, step: int, source: Path, uses_ema: bool,
+                 class_names: list[str] | None = None) -> None:
+        self.net = net.eval()
+        self.config = config
+        self.step = step
+        self.source = source
+        self.uses_ema = uses_ema
+        self.class_names = class_names
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def z_dim(self) -> int:
+        return int(self.net.z_dim)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.net.num_classes)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return tuple(self.net.data_shape)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def to(self, device: str | torch.device) -> "Generator":
+        self.net.to(device)
+        return self
+
+    # ------------------------------------------------------------------ sampling
+    def sample_z(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """n latent vectors from the run's prior.  # [n, z_dim]"""
+        from .training import sample_prior
+
+        g = torch.Generator(device=self.device)
+        if seed is None:
+            g.seed()
+        else:
+            g.manual_seed(seed)
+        return sample_prior(self.config.prior, n, self.z_dim, g, self.device)
+
+    def labels(self, n: int, labels: LabelSpec = None, seed: int | None = None) -> torch.Tensor | None:
+        """Resolve a label request: an int (all n the same class), a sequence/tensor of n labels, or None (for a
+        conditional model: classes cycled 0, 1, 2, ... so a grid shows every class)."""
+        if self.num_classes == 0:
+            if labels is not None:
+                raise ConfigError("this generator is unconditional; --class/labels cannot be used "
+                                  "(train with --conditional)")
+            return None
+        if labels is None:
+            y = torch.arange(n) % self.num_classes
+        elif isinstance(labels, int):
+            y = torch.full((n,), labels, dtype=torch.long)
+        else:
+            y = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+            if len(y) != n:
+                raise ConfigError(f"got {len(y)} labels for {n} samples")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+            raise ConfigError(f"class labels must be in 0..{self.num_classes - 1}, got {y.unique().tolist()}")
+        return y.to(self.device)
+
+    @torch.no_grad()
+    def __call__(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z.to(self.device), labels)
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: LabelSpec = None, *, seed: int | None = None,
+               batch_size: int = 1024) -> torch.Tensor:
+        """n samples, generated in batches of `batch_size` (no per-image Python work).  # [n, *data_shape]"""
+        if n <= 0:
+            raise ConfigError(f"number of samples must be > 0, got {n}")
+        z = self.sample_z(n, seed)
+        y = self.labels(n, labels, seed)
+        if n <= batch_size:
+            return self.net(z, y)
+        parts = [self.net(z[i:i + batch_size], None if y is None else y[i:i + batch_size])
+                 for i in range(0, n, batch_size)]
+        return torch.cat(parts)
+
+    @torch.no_grad()
+    def interpolate(self, steps: int = 10, *, slerp: bool = False, seed: int | None = None,
+                    labels: LabelSpec = None, rows: int = 1) -> torch.Tensor:
+        """`rows` walks of `steps` points each between pairs of random latents.  # [rows * steps, *data_shape]
+
+        Linear interpolation in a Gaussian latent space passes through low-norm points the generator rarely saw;
+        slerp (White 2016) keeps the norm typical."""
+        if steps < 2:
+            raise ConfigError(f"interpolation needs at least 2 steps, got {steps}")
+        z = self.sample_z(2 * rows, seed)
+        z0, z1 = z[:rows], z[rows:]  # [rows, z_dim]
+        t = torch.linspace(0, 1, steps, device=self.device).view(1, steps, 1)
+        if slerp:
+            zs = slerp_between(z0, z1, t)
+        else:
+            zs = z0[:, None] * (1 - t) + z1[:, None] * t  # [rows, steps, z_dim]
+        zs = zs.reshape(rows * steps, -1)
+        if self.num_classes and labels is None:
+            y = (torch.arange(rows) % self.num_classes).repeat_interleave(steps).to(self.device)
+        else:
+            y = self.labels(rows * steps, labels)
+        return self.net(zs, y)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"gankit.Generator(model={c.model!r}, loss={c.loss!r}, dataset={c.dataset!r}, step={self.step}, "
+                f"z_dim={self.z_dim}, num_classes={self.num_classes}, ema={self.uses_ema})")
+
+
+def slerp_between(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation, row by row.  z0, z1: [R, Z]; t: [1, T, 1] -> [R, T, Z]"""
+    a, b = z0[:, None], z1[:, None]
+    cos = (torch.nn.functional.normalize(z0, dim=1) * torch.nn.functional.normalize(z1, dim=1)).sum(1)
+    omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7)).view(-1, 1, 1)
+    so = torch.sin(omega)
+    near = so.abs() < 1e-6  # (anti)parallel latents: fall back to linear
+    w0 = torch.where(near, 1 - t, torch.sin((1 - t) * omega) / so)
+    w1 = torch.where(near, t, torch.sin(t * omega) / so)
+    return w0 * a + w1 * b
+
+
+def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = True) -> Generator:
+    """Rebuild the generator from a run directory (its newest checkpoint) or a checkpoint file alone."""
+    file = ckpt.resolve(path)
+    tensors, meta = ckpt.load(file)
+    from .training import build_networks  # after the file checks: a bad path fails fast, before models load
+    try:
+        cfg = TrainConfig.from_dict(meta["config"], source=f"{file} (config)")
+        data_shape = tuple(meta.get("data_shape") or ())
+        num_classes = int(meta.get("num_classes", 0))
+    except KeyError as e:
+        raise CheckpointError(f"{file}: checkpoint metadata lacks {e}") from None
+    if not data_shape:
+        raise CheckpointError(f"{file}: checkpoint metadata lacks the data shape")
+    G, _ = build_networks(cfg, data_shape, num_classes)
+    use_ema = ema and any(k.startswith("G_ema/") for k in tensors)
+    ckpt.unpack_module("G_ema" if use_ema else "G", G, tensors, file)
+    G = G.to(device)
+    return Generator(G, cfg, step=int(meta.get("step", 0)), source=file, uses_ema=use_ema,
+                     class_names=meta.get("class_names"))
+
+
+def grid_rows(n: int) -> int:
+    return max(1, int(math.ceil(math.sqrt(n))))
+
+
+def describe(meta: dict[str, Any]) -> str:
+    c = meta.get("config", {})
+    return f"{c.get('model')}/{c.get('loss')} on {c.get('dataset')} at step {meta.get('step')}"

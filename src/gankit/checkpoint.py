@@ -1,0 +1,195 @@
+"""Checkpoints: safetensors tensors plus JSON metadata, written atomically, never unpickled.
+
+A checkpoint holds the complete training state (G, D, EMA G, both optimizers, RNG states, step, config) so that
+a resumed run continues bit for bit. The file format is plain safetensors: tensors under namespaced keys
+(`G/...`, `D/...`, `G_ema/...`, `opt_G/state/3/exp_avg`, `rng/...`) and one metadata entry `gankit` holding
+JSON (step, config, optimizer hyper-parameters). safetensors parses a fixed header and raw buffers, so loading
+a file can never execute code; a pickle (`torch.save`) file is recognised by its first bytes and refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import CheckpointError
+
+FORMAT = "gankit-checkpoint"
+FORMAT_VERSION = 1
+CKPT_RE = re.compile(r"^step_(\d{7,})\.safetensors$")
+_MAX_HEADER = 100 * 1024 * 1024  # a real header is a few hundred KiB at most
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:07d}.safetensors"
+
+
+def save(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """Write atomically: a temporary file in the same folder, fsync, then rename over the target.
+
+    A run killed mid-write leaves the previous checkpoint untouched and at worst a stray temporary file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    header = {"gankit": json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **meta}, sort_keys=True)}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(payload, tmp, metadata=header)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return path
+
+
+def _sniff(path: Path) -> None:
+    """Refuse what is not a safetensors file before any parser sees it, with a message that says why."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint file") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from None
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read checkpoint ({e.strerror})") from None
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        raise CheckpointError(
+            f"{path}: refusing to load a pickle-based checkpoint (torch.save/zip format); unpickling can run "
+            "arbitrary code. gankit loads only safetensors checkpoints.")
+    if len(head) < 8:
+        raise CheckpointError(f"{path}: truncated checkpoint ({size} bytes)")
+    (n,) = struct.unpack("<Q", head[:8])
+    if n > _MAX_HEADER or 8 + n > size:
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint (header says {n} bytes, file has {size})")
+
+
+def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read tensors and metadata; every failure is a CheckpointError naming the file."""
+    path = Path(path)
+    _sniff(path)
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            raw_meta = fh.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({reason})") from None
+    if "gankit" not in raw_meta:
+        raise CheckpointError(f"{path}: a safetensors file but not a gankit checkpoint (no 'gankit' metadata)")
+    try:
+        meta = json.loads(raw_meta["gankit"])
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: corrupt checkpoint metadata ({e})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
+    if int(meta.get("version", 0)) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {meta.get('version')} is newer than this gankit "
+            f"understands ({FORMAT_VERSION}); upgrade gankit")
+    return tensors, meta
+
+
+def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, path) pairs of a run's checkpoints, oldest first."""
+    d = Path(run_dir) / "checkpoints"
+    if not d.is_dir():
+        return []
+    found = []
+    for p in d.iterdir():
+        m = CKPT_RE.match(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path:
+    ckpts = list_checkpoints(run_dir)
+    if not ckpts:
+        raise CheckpointError(f"{run_dir}: no checkpoints found (expected checkpoints/step_*.safetensors)")
+    return ckpts[-1][1]
+
+
+def resolve(path: str | Path) -> Path:
+    """A run directory (its newest checkpoint) or a checkpoint file."""
+    p = Path(path)
+    if p.is_dir():
+        return latest_checkpoint(p)
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such run directory or checkpoint file")
+    return p
+
+
+def prune(run_dir: str | Path, keep: int, protect: Path | None = None) -> None:
+    """Delete all but the `keep` newest checkpoints (never `protect`)."""
+    ckpts = list_checkpoints(run_dir)
+    for _, p in ckpts[: max(0, len(ckpts) - keep)]:
+        if protect is None or p.resolve() != protect.resolve():
+            p.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------- state packing
+def pack_module(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}/{k}": v for k, v in module.state_dict().items()}
+
+
+def unpack_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    sd = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + "/")}
+    try:
+        module.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0:2]
+        raise CheckpointError(f"{path}: weights under {prefix!r} do not fit the model ({' '.join(first)})") from None
+
+
+def pack_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors of the optimizer state go to safetensors; scalars and param groups go to JSON metadata."""
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, state in sd["state"].items():
+        for key, val in state.items():
+            if torch.is_tensor(val):
+                tensors[f"{prefix}/state/{idx}/{key}"] = val
+            else:
+                scalars.setdefault(str(idx), {})[key] = val
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def unpack_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                     meta: dict[str, Any], path: Path) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for k, v in tensors.items():
+        if k.startswith(prefix + "/state/"):
+            _, _, idx, key = k.split("/", 3)
+            state.setdefault(int(idx), {})[key] = v
+    for idx, vals in meta.get("scalars", {}).items():
+        state.setdefault(int(idx), {}).update(vals)
+    try:
+        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: optimizer state {prefix!r} does not fit the model ({e})") from None

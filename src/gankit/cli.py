@@ -1,0 +1,318 @@
+"""The command line: a thin layer that parses flags, builds a config and calls the library. One verb per job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import COND_D, DEVICES, PRIORS, TrainConfig
+from .errors import ConfigError, GankitError
+
+DEFAULTS = TrainConfig()
+
+
+def _d(name: str) -> str:
+    return f"(default: {getattr(DEFAULTS, name)})"
+
+
+def _float_triple(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three numbers a,b,c, got {text!r}") from None
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers a,b,c, got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
+def _key_value(text: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return key.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected KEY=NUMBER, got {text!r}") from None
+
+
+def _add_train(sub: Any) -> None:
+    from .losses import LOSS_NAMES
+    from .models import MODEL_NAMES
+
+    p = sub.add_parser("train", help="train a GAN and write a run directory",
+                       description="Train a GAN (Algorithm 1 of Goodfellow et al. 2014 with Adam). Writes "
+                       "config.json, metrics.jsonl, checkpoints/, samples/, progress.gif and losses.png to --out.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=argparse.SUPPRESS)
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", help="mnist5k (built in, offline), mnist, fashion-mnist, gaussian1d, ring8, grid25, "
+                   f"swissroll, or folder:PATH {_d('dataset')}")
+    g.add_argument("--data-dir", help="folder holding the MNIST/Fashion-MNIST IDX .gz files "
+                   "(default: $GANKIT_DATA, else the download cache)")
+    g.add_argument("--image-size", type=int, help="resize images to this size (28, 32 or 64 for the conv models)")
+    g.add_argument("--channels", type=int, choices=(1, 3), help="1 (grey) or 3 (RGB)")
+    g.add_argument("--toy-option", action="append", type=_key_value, dest="toy_options", metavar="KEY=VALUE",
+                   help="toy data parameter, e.g. mu=4 sigma=0.5 for gaussian1d (repeatable)")
+    g = p.add_argument_group("model")
+    g.add_argument("--model", choices=MODEL_NAMES, help=f"architecture {_d('model')}")
+    g.add_argument("--width", type=int, help="base channel/hidden width (default: the model's own)")
+    g.add_argument("--z-dim", type=int, help="latent size (default: 100 for images, 32 for toy data)")
+    g.add_argument("--prior", choices=PRIORS, help=f"distribution of z {_d('prior')}")
+    g.add_argument("--conditional", action="store_true", help="class-conditional G and D (labelled data)")
+    g.add_argument("--cond-d", choices=COND_D, help=f"how a conditional D sees the label {_d('cond_d')}")
+    g = p.add_argument_group("objective")
+    g.add_argument("--loss", choices=LOSS_NAMES, help=f"GAN objective {_d('loss')}")
+    g.add_argument("--lsgan-abc", type=_float_triple, metavar="A,B,C",
+                   help="LSGAN codes: fake a, real b, G's target c; presets -1,1,0 and 0,1,1 (default: 0,1,1)")
+    g.add_argument("--gp-weight", type=float, help=f"WGAN-GP penalty weight {_d('gp_weight')}")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--steps", type=int, help=f"generator updates {_d('steps')}")
+    g.add_argument("--batch-size", type=int, help=f"{_d('batch_size')}")
+    g.add_argument("--d-steps", type=int, help=f"discriminator updates per generator update (k) {_d('d_steps')}")
+    g.add_argument("--lr", type=float, help="learning rate of both G and D")
+    g.add_argument("--lr-g", type=float, help=f"generator learning rate {_d('lr_g')}")
+    g.add_argument("--lr-d", type=float, help=f"discriminator learning rate {_d('lr_d')}")
+    g.add_argument("--beta1", type=float, help=f"Adam beta1 {_d('beta1')}")
+    g.add_argument("--beta2", type=float, help=f"Adam beta2 {_d('beta2')}")
+    g.add_argument("--lr-decay", action="store_true", help="decay learning rates linearly to 0")
+    g = p.add_argument_group("tricks")
+    g.add_argument("--label-smoothing", type=float, help="one-sided: D's real target becomes 1 - S (e.g. 0.1)")
+    g.add_argument("--instance-noise", type=float, help="std of noise added to D's inputs, annealed to 0")
+    g.add_argument("--grad-clip", type=float, help="clip each network's gradient norm")
+    g.add_argument("--ema", type=float, help=f"decay of the EMA copy of G used for sampling {_d('ema')}")
+    g.add_argument("--no-ema", action="store_true", help="keep no EMA copy of G")
+    g = p.add_argument_group("run")
+    g.add_argument("--seed", type=int, help=f"{_d('seed')}")
+    g.add_argument("--out", help="run directory (default: runs/DATASET-MODEL-LOSS)")
+    g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its newest checkpoint "
+                   "(its config is reused; --steps may extend it)")
+    g.add_argument("--config", metavar="FILE", help="start from a JSON config (e.g. a run's config.json); "
+                   "flags override it")
+    g.add_argument("--log-every", type=int, help=f"steps per metrics.jsonl line {_d('log_every')}")
+    g.add_argument("--sample-every", type=int, help=f"steps per sample grid {_d('sample_every')}")
+    g.add_argument("--ckpt-every", type=int, help=f"steps per checkpoint {_d('ckpt_every')}")
+    g.add_argument("--keep-ckpts", type=int, help=f"checkpoints kept {_d('keep_ckpts')}")
+    g.add_argument("--n-samples", type=int, help=f"images in each sample grid {_d('n_samples')}")
+    g.add_argument("--device", choices=DEVICES, help=f"{_d('device')}")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Flags given on the command line override the --config file, which overrides the defaults."""
+    base = TrainConfig.from_json_file(args.config).to_dict() if getattr(args, "config", None) else {}
+    given = {k: v for k, v in vars(args).items()
+             if k not in ("func", "verb", "config", "resume", "lr", "no_ema", "no_progress")}
+    if "lr" in vars(args):
+        given.setdefault("lr_g", args.lr)
+        given.setdefault("lr_d", args.lr)
+    if getattr(args, "no_ema", False):
+        given["ema"] = None
+    if getattr(args, "no_progress", False):
+        given["progress"] = False
+    if "toy_options" in given:
+        given["toy_options"] = dict(given["toy_options"])
+    merged = {**base, **given}
+    if "out" not in merged:
+        merged["out"] = str(Path("runs") / _run_name(merged))
+    return TrainConfig.from_dict(merged, source="command line")
+
+
+def _run_name(d: dict[str, Any]) -> str:
+    dataset = str(d.get("dataset", DEFAULTS.dataset))
+    if dataset.startswith("folder:"):
+        dataset = Path(dataset[7:]).name or "folder"
+    parts = [dataset, str(d.get("model", DEFAULTS.model)), str(d.get("loss", DEFAULTS.loss))]
+    if d.get("conditional"):
+        parts.append("cond")
+    return "-".join(parts)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training import resume, train
+
+    if getattr(args, "resume", None):
+        allowed = {"steps", "no_progress"}
+        extra = sorted(k for k in vars(args) if k not in allowed | {"func", "verb", "resume"})
+        if extra:
+            flags = ", ".join("--" + k.replace("_", "-") for k in extra)
+            raise ConfigError(f"--resume reuses the run's config; only --steps and --no-progress may be given "
+                              f"with it (got {flags})")
+        resume(args.resume, steps=getattr(args, "steps", None),
+               progress=False if getattr(args, "no_progress", False) else None)
+        return 0
+    train(config_from_args(args))
+    return 0
+
+
+def _add_sample(sub: Any) -> None:
+    p = sub.add_parser("sample", help="draw samples from a trained generator",
+                       description="Draw samples from a run's (EMA) generator into a grid PNG and/or one PNG each.")
+    p.add_argument("run", help="run directory or checkpoint file")
+    p.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
+    p.add_argument("--out", help="grid PNG to write (default: RUN/sample.png)")
+    p.add_argument("--out-dir", help="also write each sample as its own PNG into this folder")
+    p.add_argument("--class", dest="klass", type=int, help="class to draw (conditional runs), e.g. 7")
+    p.add_argument("--seed", type=int, default=None, help="seed for z (default: random)")
+    p.add_argument("--nrow", type=int, help="images per grid row (default: square)")
+    p.add_argument("--no-ema", action="store_true", help="use the raw G instead of its EMA copy")
+    p.add_argument("--npy", help="also save the raw samples as a .npy array")
+    p.set_defaults(func=cmd_sample)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .api import load
+
+    G = load(args.run, ema=not args.no_ema)
+    x = G.sample(args.n, labels=args.klass, seed=args.seed)
+    out = Path(args.out) if args.out else _run_dir(args.run) / "sample.png"
+    _write_samples(G, x, out, nrow=args.nrow)
+    print(f"gankit: {args.n} samples from {G.source} -> {out}")
+    if args.out_dir:
+        if len(G.data_shape) != 3:
+            raise ConfigError("--out-dir writes images; this run generates toy points (use --npy)")
+        from .viz import save_grid
+
+        d = Path(args.out_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(len(x)):
+            save_grid(x[i:i + 1], d / f"sample_{i:05d}.png", nrow=1, padding=0)
+        print(f"gankit: {len(x)} PNG files -> {d}/")
+    if args.npy:
+        import numpy as np
+
+        np.save(args.npy, x.cpu().numpy())
+        print(f"gankit: raw samples -> {args.npy}")
+    return 0
+
+
+def _write_samples(G: Any, x: Any, out: Path, nrow: int | None = None) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if len(G.data_shape) == 3:
+        from .viz import save_grid
+
+        save_grid(x, out, nrow=nrow, scale=2 if G.data_shape[-1] <= 32 else 1)
+    elif G.data_shape == (1,):
+        from .viz import plot_density_1d
+
+        plot_density_1d(x.cpu(), None, out, title=f"{len(x)} samples")
+    elif G.data_shape == (2,):
+        from .viz import plot_points_2d
+
+        plot_points_2d(x.cpu(), None, out, title=f"{len(x)} samples")
+    else:
+        raise ConfigError(f"cannot draw samples of shape {G.data_shape} as a picture; use --npy")
+
+
+def _run_dir(run: str) -> Path:
+    p = Path(run)
+    return p if p.is_dir() else p.parent.parent
+
+
+def _add_interpolate(sub: Any) -> None:
+    p = sub.add_parser("interpolate", help="walk through latent space between samples",
+                       description="Interpolate between random latent vectors and draw the images along the way.")
+    p.add_argument("run", help="run directory or checkpoint file")
+    p.add_argument("--steps", type=int, default=10, help="images per walk (default: 10)")
+    p.add_argument("--rows", type=int, default=1, help="number of walks, one per grid row (default: 1)")
+    p.add_argument("--out", help="grid PNG to write (default: RUN/interpolation.png)")
+    p.add_argument("--gif", help="also write the walk as an animated GIF")
+    p.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
+    p.add_argument("--class", dest="klass", type=int, help="class to hold fixed (conditional runs)")
+    p.add_argument("--seed", type=int, default=None, help="seed for the end points (default: random)")
+    p.add_argument("--no-ema", action="store_true", help="use the raw G instead of its EMA copy")
+    p.set_defaults(func=cmd_interpolate)
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from .api import load
+    from .viz import save_gif, save_grid
+
+    G = load(args.run, ema=not args.no_ema)
+    if len(G.data_shape) != 3:
+        raise ConfigError("interpolate draws images; this run generates toy points")
+    x = G.interpolate(args.steps, slerp=args.slerp, seed=args.seed, labels=args.klass, rows=args.rows)
+    out = Path(args.out) if args.out else _run_dir(args.run) / "interpolation.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scale = 2 if G.data_shape[-1] <= 32 else 1
+    save_grid(x, out, nrow=args.steps, scale=scale)
+    print(f"gankit: {args.rows} walk(s) of {args.steps} steps ({'slerp' if args.slerp else 'linear'}) -> {out}")
+    if args.gif:
+        from .viz import make_grid
+
+        walks = x.view(args.rows, args.steps, *x.shape[1:])  # [R, T, C, H, W]
+        frames = [make_grid(walks[:, t], nrow=args.rows, scale=scale) for t in range(args.steps)]
+        frames = frames + frames[-2:0:-1]  # there and back again, so the loop is seamless
+        save_gif(frames, args.gif, duration_ms=120)
+        print(f"gankit: animation -> {args.gif}")
+    return 0
+
+
+def _add_info(sub: Any) -> None:
+    p = sub.add_parser("info", help="show a run's config and training summary")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .training import run_summary
+
+    s = run_summary(args.run)
+    if args.json:
+        print(json.dumps(s, indent=2))
+        return 0
+    c = s["config"]
+    print(f"run          {s['run']}")
+    print(f"model        {c['model']} ({'conditional, ' + c['cond_d'] + ' D' if c['conditional'] else 'unconditional'})"
+          f", z_dim {c['z_dim'] or 'default'} ({c['prior']} prior)")
+    print(f"data         {c['dataset']}" + (f", image size {c['image_size']}" if c.get("image_size") else ""))
+    print(f"objective    {c['loss']}, d_steps {c['d_steps']}, lr G {c['lr_g']} / D {c['lr_d']}, "
+          f"batch {c['batch_size']}, seed {c['seed']}")
+    tricks = [f"{k}={c[k]}" for k in ("label_smoothing", "instance_noise", "grad_clip", "ema") if c.get(k)]
+    print(f"tricks       {', '.join(tricks) or 'none'}")
+    last = s["last_metrics"]
+    if last:
+        keys = [k for k in ("Loss/D", "Loss/G", "D/real", "D/fake") if k in last]
+        print(f"trained      {last['step']} / {c['steps']} steps in {last.get('time_s', 0):.0f} s; last: "
+              + ", ".join(f"{k} {last[k]:.3f}" for k in keys))
+    else:
+        print(f"trained      0 / {c['steps']} steps")
+    print(f"checkpoints  {', '.join(s['checkpoints']) or 'none'}")
+    print(f"samples      {s['samples']} grids in samples/")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gankit", description="gankit: train, sample and inspect generative adversarial networks.",
+        epilog="Run 'gankit VERB --help' for a verb's options. Quickstart: gankit train --out runs/quickstart")
+    parser.add_argument("--version", action="version", version=f"gankit {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    _add_train(sub)
+    _add_sample(sub)
+    _add_interpolate(sub)
+    _add_info(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GankitError as e:
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Typed training configuration.
+
+One dataclass holds every knob of a run. It is written to `config.json` and into every checkpoint, so a model
+can be rebuilt from a checkpoint alone. Loading is strict: an unknown key or a value of the wrong type is an
+error that names the key, because a silently ignored typo ("lr_G") wastes a whole training run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PRIORS = ("gaussian", "uniform")
+COND_D = ("projection", "concat")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run. Defaults are the quickstart recipe (DCGAN on mnist5k)."""
+
+    # --- data
+    dataset: str = "mnist5k"  # a name from gankit.data.DATASET_NAMES, or "folder:PATH"
+    data_dir: str | None = None  # where mnist / fashion-mnist IDX files live (else $GANKIT_DATA, else cache)
+    image_size: int | None = None  # None: the data set's native size (28 for MNIST)
+    channels: int | None = None  # None: the data set's native channels
+    toy_options: dict[str, float] = field(default_factory=dict)  # e.g. {"mu": 4.0, "sigma": 0.5} for gaussian1d
+
+    # --- model
+    model: str = "dcgan"  # a name from gankit.models.MODEL_NAMES
+    width: int | None = None  # base channel / hidden width; None: the model's default
+    z_dim: int | None = None  # None: 100 for images, 32 for toy data
+    prior: str = "gaussian"  # distribution of z: gaussian N(0, I) or uniform U[-1, 1]
+    conditional: bool = False  # class-conditional G and D ("draw me a 7")
+    cond_d: str = "projection"  # how D sees the label: projection (Miyato & Koyama 2018) or concat
+
+    # --- objective
+    loss: str = "nonsaturating"  # a name from gankit.losses.LOSS_NAMES
+    lsgan_abc: tuple[float, float, float] = (0.0, 1.0, 1.0)  # LSGAN codes a (fake), b (real), c (G's target)
+    gp_weight: float = 10.0  # gradient-penalty weight for wgan-gp
+
+    # --- optimisation (Algorithm 1 of Goodfellow et al. 2014 with Adam, DCGAN defaults)
+    steps: int = 2000  # generator updates
+    batch_size: int = 64
+    d_steps: int = 1  # k: discriminator updates per generator update
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4  # set apart from lr_g for TTUR (Heusel et al. 2017)
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_decay: bool = False  # linear decay of both learning rates to zero at the last step
+
+    # --- practitioners' tricks, each explicit
+    label_smoothing: float = 0.0  # one-sided: D's real target becomes 1 - label_smoothing (Salimans et al. 2016)
+    instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, annealed linearly to 0
+    grad_clip: float | None = None  # clip each network's gradient norm to this value
+    ema: float | None = 0.999  # decay of the EMA copy of G used for sampling; None disables it
+
+    # --- bookkeeping
+    seed: int = 0
+    out: str = "runs/gankit"
+    log_every: int = 50
+    sample_every: int = 200
+    ckpt_every: int = 500
+    keep_ckpts: int = 2  # how many checkpoints to keep (the newest); the final one is always kept
+    n_samples: int = 64  # size of the fixed noise batch drawn into samples/step_*.png
+    device: str = "auto"
+    progress: bool = True  # show a progress bar
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Range and choice checks that do not need the registries (those are checked where they live)."""
+        _check_types(self)
+        positive = ("steps", "batch_size", "d_steps", "log_every", "sample_every", "ckpt_every", "keep_ckpts",
+                    "n_samples")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"config key {name!r} must be > 0, got {getattr(self, name)!r}")
+        for name in ("lr_g", "lr_d"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"config key {name!r} must be > 0, got {getattr(self, name)!r}")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"config key {name!r} must be in [0, 1), got {getattr(self, name)!r}")
+        if self.prior not in PRIORS:
+            raise ConfigError(f"config key 'prior' must be one of {PRIORS}, got {self.prior!r}")
+        if self.cond_d not in COND_D:
+            raise ConfigError(f"config key 'cond_d' must be one of {COND_D}, got {self.cond_d!r}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"config key 'device' must be one of {DEVICES}, got {self.device!r}")
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            raise ConfigError(f"config key 'ema' must be in (0, 1) or null, got {self.ema!r}")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise ConfigError(f"config key 'label_smoothing' must be in [0, 0.5), got {self.label_smoothing!r}")
+        if self.instance_noise < 0:
+            raise ConfigError(f"config key 'instance_noise' must be >= 0, got {self.instance_noise!r}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ConfigError(f"config key 'grad_clip' must be > 0 or null, got {self.grad_clip!r}")
+        if self.gp_weight < 0:
+            raise ConfigError(f"config key 'gp_weight' must be >= 0, got {self.gp_weight!r}")
+        if self.z_dim is not None and self.z_dim <= 0:
+            raise ConfigError(f"config key 'z_dim' must be > 0, got {self.z_dim!r}")
+        if self.image_size is not None and self.image_size < 8:
+            raise ConfigError(f"config key 'image_size' must be >= 8, got {self.image_size!r}")
+        if self.channels is not None and self.channels not in (1, 3):
+            raise ConfigError(f"config key 'channels' must be 1 or 3, got {self.channels!r}")
+        if len(self.lsgan_abc) != 3:
+            raise ConfigError(f"config key 'lsgan_abc' needs three numbers a,b,c, got {self.lsgan_abc!r}")
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["lsgan_abc"] = list(self.lsgan_abc)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> "TrainConfig":
+        """Strict: unknown keys and wrong types raise ConfigError naming the key and `source`."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown config key(s) {', '.join(map(repr, unknown))}")
+        kwargs = dict(data)
+        if "lsgan_abc" in kwargs and isinstance(kwargs["lsgan_abc"], list):
+            kwargs["lsgan_abc"] = tuple(kwargs["lsgan_abc"])
+        try:
+            return cls(**kwargs)
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None
+
+    @classmethod
+    def from_json_file(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{path}: not a readable JSON config ({e})") from None
+        return cls.from_dict(data, source=str(path))
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _check_types(cfg: TrainConfig) -> None:
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if not _matches(value, hints[f.name]):
+            raise ConfigError(
+                f"config key {f.name!r} must be of type {_type_name(hints[f.name])}, got {value!r}"
+            )
+
+
+def _matches(value: Any, tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is float:  # ints are fine where floats are expected (lr_g=1 is a number, not a typo)
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        return isinstance(value, tuple) and len(value) == len(args) and all(
+            _matches(v, a) for v, a in zip(value, args))
+    if origin is dict:
+        kt, vt = typing.get_args(tp)
+        return isinstance(value, dict) and all(_matches(k, kt) and _matches(v, vt) for k, v in value.items())
+    raise TypeError(f"unsupported config type {tp!r}")  # a programming error, not a user's
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))

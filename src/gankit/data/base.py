@@ -1,0 +1,55 @@
+"""The one in-memory container every data source returns, so training and evaluation never care where data came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Dataset:
+    """A whole data set held as tensors.
+
+    Images: `x` is float32 [N, C, H, W] in [-1, 1] (the range of a tanh generator). Toys: `x` is float32 [N, D] in the
+    distribution's own coordinates, not rescaled, so mode centres and densities keep their published values.
+    `y` is int64 [N] class labels, or None for unlabelled data (then `num_classes` is 0).
+    """
+
+    name: str
+    x: torch.Tensor  # [N, C, H, W] images in [-1, 1], or [N, D] toy points
+    y: torch.Tensor | None  # [N] int64, or None
+    num_classes: int
+    class_names: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        # Normalise dtype/layout once here so consumers can rely on them (these are programming errors, not user ones).
+        if self.x.dim() not in (2, 4):
+            raise ValueError(f"Dataset {self.name!r}: x must be [N, D] or [N, C, H, W], got shape {tuple(self.x.shape)}")
+        self.x = self.x.to(torch.float32).contiguous()
+        if self.y is not None:
+            if self.y.shape != (self.x.shape[0],):
+                raise ValueError(f"Dataset {self.name!r}: y has shape {tuple(self.y.shape)}, expected ({self.x.shape[0]},)")
+            self.y = self.y.to(torch.int64).contiguous()
+            if self.num_classes < 1:
+                raise ValueError(f"Dataset {self.name!r}: labelled data needs num_classes >= 1")
+        elif self.num_classes != 0:
+            raise ValueError(f"Dataset {self.name!r}: unlabelled data must have num_classes == 0")
+        if self.class_names is not None and len(self.class_names) != self.num_classes:
+            raise ValueError(f"Dataset {self.name!r}: {len(self.class_names)} class names for {self.num_classes} classes")
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.dim() == 4
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample: (C, H, W) for images, (D,) for toys."""
+        return tuple(self.x.shape[1:])
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def __repr__(self) -> str:  # the default would print the whole tensor
+        labels = f"{self.num_classes} classes" if self.y is not None else "unlabelled"
+        return f"Dataset({self.name!r}, n={len(self)}, sample_shape={self.sample_shape}, {labels})"

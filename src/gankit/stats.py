@@ -1,0 +1,82 @@
+"""One stats channel: namespaced scalars (`Loss/D`, `D/real`) reduced per log interval, written as JSON lines.
+
+Model and loss code never import this; only the training loop reports into it. Values stay tensors until the
+interval is reduced, so a step costs no host synchronisation on an accelerator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, TextIO
+
+import torch
+
+
+class Stats:
+    """Accumulates per-step scalars and reduces them to means on `reduce()`."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, torch.Tensor] = {}
+        self._counts: dict[str, int] = {}
+
+    def add(self, name: str, value: torch.Tensor | float) -> None:
+        v = value.detach().float() if torch.is_tensor(value) else torch.tensor(float(value))
+        if name in self._sums:
+            self._sums[name] = self._sums[name] + v
+            self._counts[name] += 1
+        else:
+            self._sums[name] = v
+            self._counts[name] = 1
+
+    def reduce(self) -> dict[str, float]:
+        """Means since the last reduce, as Python floats (the one sync point), then reset."""
+        if not self._sums:
+            return {}
+        names = list(self._sums)
+        values = torch.stack([self._sums[n].reshape(()) for n in names]).cpu().tolist()
+        out = {n: v / self._counts[n] for n, v in zip(names, values)}
+        self._sums.clear()
+        self._counts.clear()
+        return out
+
+
+def all_finite(row: dict[str, Any]) -> bool:
+    return all(math.isfinite(v) for v in row.values() if isinstance(v, float))
+
+
+class JsonlWriter:
+    """Appends one JSON object per line; flushed per line so a killed run keeps what it logged."""
+
+    def __init__(self, path: str | Path, truncate_after_step: int | None = None) -> None:
+        self.path = Path(path)
+        if truncate_after_step is not None and self.path.exists():
+            # After a crash the log may run past the checkpoint we resume from: drop those rows.
+            kept = [line for line in read_jsonl(self.path) if line.get("step", 0) <= truncate_after_step]
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        self._fh: TextIO = open(self.path, "a")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(row) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a metrics file; a half-written last line (killed mid-write) is skipped."""
+    rows = []
+    p = Path(path)
+    if not p.exists():
+        return rows
+    for line in p.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows

@@ -1,0 +1,431 @@
+"""The training loop: Algorithm 1 of Goodfellow et al. (2014) with the practitioners' tricks as explicit options.
+
+The loop owns the optimizers, the backward passes and every random draw; losses are pure functions and models
+are plain modules. One training step reads top to bottom as stages (after NVlabs' stylegan2-ada loop):
+fetch batch -> D phase (k times) -> G phase -> EMA -> log -> snapshot. Every random draw comes from one
+`torch.Generator` whose state is checkpointed, and the data order is a pure function of (seed, epoch), so a
+run resumed from a checkpoint continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import checkpoint as ckpt
+from .config import TrainConfig
+from .data import Dataset, load_dataset
+from .errors import ConfigError, GankitError
+from .losses import Loss, get_loss
+from .models import build_models
+from .regularizers import add_instance_noise, ema_update, gradient_penalty, instance_noise_std
+from .stats import JsonlWriter, Stats, all_finite, read_jsonl
+
+TOY_Z_DIM = 32
+IMAGE_Z_DIM = 100
+
+
+class TrainingDiverged(GankitError):
+    """A loss or statistic became NaN/inf; the run stops and its last good checkpoint is left as it was."""
+
+
+@dataclass
+class RunResult:
+    out: Path
+    step: int
+    checkpoint: Path
+    last_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------------- set-up
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("config key 'device' is 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+def load_training_data(cfg: TrainConfig) -> Dataset:
+    data = load_dataset(cfg.dataset, split="train", data_dir=cfg.data_dir, image_size=cfg.image_size,
+                        channels=cfg.channels, seed=cfg.seed, toy_options=cfg.toy_options or None)
+    if cfg.conditional and data.num_classes == 0:
+        raise ConfigError(f"--conditional needs a labelled data set; {cfg.dataset!r} has no labels")
+    if len(data) < cfg.batch_size:
+        raise ConfigError(f"data set {cfg.dataset!r} has {len(data)} samples, fewer than batch size {cfg.batch_size}")
+    return data
+
+
+def z_dim_for(cfg: TrainConfig, data_shape: tuple[int, ...]) -> int:
+    if cfg.z_dim is not None:
+        return cfg.z_dim
+    return IMAGE_Z_DIM if len(data_shape) == 3 else TOY_Z_DIM
+
+
+def build_networks(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> tuple[nn.Module, nn.Module]:
+    """G and D exactly as the config describes; `gankit.load` rebuilds G from a checkpoint the same way."""
+    return build_models(cfg.model, data_shape=tuple(data_shape), z_dim=z_dim_for(cfg, data_shape),
+                        num_classes=num_classes if cfg.conditional else 0, cond_d=cfg.cond_d, width=cfg.width)
+
+
+def sample_prior(prior: str, n: int, z_dim: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """z ~ N(0, I) or U[-1, 1]^z_dim.  # [n, z_dim]"""
+    if prior == "gaussian":
+        return torch.randn(n, z_dim, generator=gen, device=device)
+    return torch.rand(n, z_dim, generator=gen, device=device).mul_(2).sub_(1)
+
+
+def make_optimizer(params: Any, lr: float, cfg: TrainConfig) -> torch.optim.Adam:
+    # foreach: one kernel per group of tensors instead of a Python loop over parameters.
+    return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+
+
+class EpochSampler:
+    """Batches of indices: epoch e is a permutation seeded by (seed, e); incomplete last batches are dropped.
+
+    Stateless given the global batch number, so resuming needs no iterator state (and sharding by rank later is
+    a slice of the same permutation).
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, device: torch.device) -> None:
+        self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, device
+        self.per_epoch = n // batch_size
+        self._epoch = -1
+        self._perm = torch.empty(0, dtype=torch.long)
+
+    def indices(self, batch_number: int) -> torch.Tensor:
+        epoch, i = divmod(batch_number, self.per_epoch)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm = torch.randperm(self.n, generator=g).to(self.device)
+            self._epoch = epoch
+        return self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    return 1.0 - step / cfg.steps if cfg.lr_decay else 1.0
+
+
+def fixed_sample_inputs(cfg: TrainConfig, z_dim: int, num_classes: int, is_image: bool,
+                        device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """The noise (and labels) behind every samples/step_*.png: drawn from their own seed, never from the
+    training stream, so snapshots do not perturb training. Conditional grids get one row per class."""
+    g = torch.Generator(device=device).manual_seed(cfg.seed + 7919)
+    if not is_image:
+        n = max(cfg.n_samples, 2000)  # a scatter plot needs many points
+        return sample_prior(cfg.prior, n, z_dim, g, device), None, 0
+    if cfg.conditional and num_classes:
+        per_class = max(1, cfg.n_samples // num_classes)
+        labels = torch.arange(num_classes, device=device).repeat_interleave(per_class)
+        return sample_prior(cfg.prior, len(labels), z_dim, g, device), labels, per_class
+    return sample_prior(cfg.prior, cfg.n_samples, z_dim, g, device), None, 0
+
+
+# ---------------------------------------------------------------------------------------------------- state
+@dataclass
+class TrainState:
+    G: nn.Module
+    D: nn.Module
+    G_ema: nn.Module | None
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    gen: torch.Generator  # every random draw of training (z, labels, GP alpha, instance noise)
+    data_shape: tuple[int, ...]
+    num_classes: int  # of the data set (the models are conditional only when cfg.conditional)
+    class_names: list[str] | None = None
+    step: int = 0
+
+    def pack(self, cfg: TrainConfig, elapsed: float) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors = {**ckpt.pack_module("G", self.G), **ckpt.pack_module("D", self.D)}
+        if self.G_ema is not None:
+            tensors.update(ckpt.pack_module("G_ema", self.G_ema))
+        tg, mg = ckpt.pack_optimizer("opt_G", self.opt_G)
+        td, md = ckpt.pack_optimizer("opt_D", self.opt_D)
+        tensors.update(tg)
+        tensors.update(td)
+        tensors["rng/train"] = self.gen.get_state()
+        tensors["rng/torch_cpu"] = torch.get_rng_state()
+        if torch.cuda.is_available() and self.gen.device.type == "cuda":
+            tensors["rng/torch_cuda"] = torch.cuda.get_rng_state()
+        meta = {"step": self.step, "config": cfg.to_dict(), "opt_G": mg, "opt_D": md, "elapsed_s": elapsed,
+                "torch": torch.__version__, "has_ema": self.G_ema is not None,
+                "data_shape": list(self.data_shape), "num_classes": self.num_classes,
+                "class_names": self.class_names}
+        return tensors, meta
+
+    def unpack(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], path: Path) -> None:
+        ckpt.unpack_module("G", self.G, tensors, path)
+        ckpt.unpack_module("D", self.D, tensors, path)
+        if self.G_ema is not None:
+            ckpt.unpack_module("G_ema", self.G_ema, tensors, path)
+        ckpt.unpack_optimizer("opt_G", self.opt_G, tensors, meta["opt_G"], path)
+        ckpt.unpack_optimizer("opt_D", self.opt_D, tensors, meta["opt_D"], path)
+        try:
+            self.gen.set_state(tensors["rng/train"])
+            torch.set_rng_state(tensors["rng/torch_cpu"])
+            if "rng/torch_cuda" in tensors and torch.cuda.is_available():
+                torch.cuda.set_rng_state(tensors["rng/torch_cuda"])
+        except (KeyError, RuntimeError) as e:
+            raise ckpt.CheckpointError(f"{path}: missing or bad RNG state ({e})") from None
+        self.step = int(meta["step"])
+
+
+def init_state(cfg: TrainConfig, data: Dataset, device: torch.device) -> TrainState:
+    torch.manual_seed(cfg.seed)  # weight initialisation draws from the global generator
+    G, D = build_networks(cfg, data.sample_shape, data.num_classes)
+    G, D = G.to(device), D.to(device)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema is not None else None
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    return TrainState(G, D, G_ema, make_optimizer(G.parameters(), cfg.lr_g, cfg),
+                      make_optimizer(D.parameters(), cfg.lr_d, cfg), gen, tuple(data.sample_shape),
+                      data.num_classes, data.class_names)
+
+
+# ---------------------------------------------------------------------------------------------------- the loop
+def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
+    """Train G and D as `cfg` says and write the run directory `cfg.out`.
+
+    With `resume=True`, continue from the newest checkpoint in `cfg.out` (the config must match the run's,
+    except `steps`, which may grow, and bookkeeping such as `progress`).
+    """
+    from .viz import save_grid  # imported late: matplotlib is slow to import and only snapshots need it
+
+    out = Path(cfg.out)
+    device = resolve_device(cfg.device)
+    data = load_training_data(cfg)
+    loss: Loss = get_loss(cfg.loss, label_smoothing=cfg.label_smoothing, lsgan_abc=tuple(cfg.lsgan_abc))
+    state = init_state(cfg, data, device)
+    G, D, G_ema, opt_G, opt_D, gen = state.G, state.D, state.G_ema, state.opt_G, state.opt_D, state.gen
+    z_dim = G.z_dim
+    conditional = cfg.conditional
+    num_classes = data.num_classes
+
+    elapsed_before = 0.0
+    if resume:
+        path = ckpt.latest_checkpoint(out)
+        tensors, meta = ckpt.load(path)
+        state.unpack(tensors, meta, path)
+        elapsed_before = float(meta.get("elapsed_s", 0.0))
+        if state.step >= cfg.steps:
+            print(f"gankit: {out} is already at step {state.step} >= --steps {cfg.steps}; nothing to do")
+            return RunResult(out, state.step, path, {})
+    else:
+        _prepare_fresh_run_dir(out)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(cfg.to_json() + "\n")
+
+    x_all = data.x.to(device)  # [N, *sample_shape], whole data set in memory
+    y_all = data.y.to(device) if (conditional and data.y is not None) else None
+    sampler = EpochSampler(len(data), cfg.batch_size, cfg.seed, device)
+    fixed_z, fixed_y, grid_nrow = fixed_sample_inputs(cfg, z_dim, num_classes, data.is_image, device)
+    log = JsonlWriter(out / "metrics.jsonl", truncate_after_step=state.step if resume else None)
+    stats = Stats()
+    B = cfg.batch_size
+
+    def draw_labels(n: int) -> torch.Tensor | None:
+        if not conditional:
+            return None
+        return torch.randint(0, num_classes, (n,), generator=gen, device=device)
+
+    pbar = _progress(cfg, state.step)
+    t_start = time.perf_counter()
+    t_interval, steps_interval = t_start, 0
+    last_row: dict[str, Any] = {}
+    last_ckpt = ckpt.list_checkpoints(out)[-1][1] if resume else None
+    G.train()
+    D.train()
+    try:
+        while state.step < cfg.steps:
+            step = state.step
+            noise_std = instance_noise_std(step, cfg.steps, cfg.instance_noise)
+            f = lr_factor(cfg, step)
+            for group in opt_G.param_groups:
+                group["lr"] = cfg.lr_g * f
+            for group in opt_D.param_groups:
+                group["lr"] = cfg.lr_d * f
+
+            # --- D phase: k discriminator updates, each on a fresh real batch (Algorithm 1, inner loop)
+            D.requires_grad_(True)
+            for j in range(cfg.d_steps):
+                idx = sampler.indices(step * cfg.d_steps + j)  # fetch batch
+                real = x_all[idx]  # [B, *sample_shape]
+                y = y_all[idx] if y_all is not None else None
+                with torch.no_grad():
+                    fake = G(sample_prior(cfg.prior, B, z_dim, gen, device), y)
+                real_in = add_instance_noise(real, noise_std, gen)
+                fake_in = add_instance_noise(fake, noise_std, gen)
+                real_logits, fake_logits = D(real_in, y), D(fake_in, y)  # [B], [B]
+                loss_D = loss.d_loss(real_logits, fake_logits)
+                if loss.uses_gradient_penalty:
+                    gp = gradient_penalty(D, real_in, fake_in, y, weight=cfg.gp_weight, generator=gen)
+                    stats.add("Loss/GP", gp)
+                    loss_D = loss_D + gp
+                opt_D.zero_grad(set_to_none=True)
+                loss_D.backward()
+                gnorm_D = _clip(D, cfg.grad_clip)
+                opt_D.step()
+
+            # --- G phase: one generator update through a frozen D (no D weight gradients computed)
+            D.requires_grad_(False)
+            y_g = draw_labels(B)
+            fake = G(sample_prior(cfg.prior, B, z_dim, gen, device), y_g)
+            gen_logits = D(add_instance_noise(fake, noise_std, gen), y_g)
+            loss_G = loss.g_loss(gen_logits)
+            opt_G.zero_grad(set_to_none=True)
+            loss_G.backward()
+            gnorm_G = _clip(G, cfg.grad_clip)
+            opt_G.step()
+
+            # --- EMA of G's weights, warmed up so early snapshots are not dominated by the random init
+            if G_ema is not None:
+                ema_update(G_ema, G, min(cfg.ema, (1.0 + step) / (10.0 + step)))
+            state.step = step = step + 1
+
+            # --- log
+            stats.add("Loss/D", loss_D)
+            stats.add("Loss/G", loss_G)
+            stats.add("Score/real", real_logits.mean())
+            stats.add("Score/fake", fake_logits.mean())
+            if loss.probabilistic:
+                stats.add("D/real", torch.sigmoid(real_logits).mean())
+                stats.add("D/fake", torch.sigmoid(fake_logits).mean())
+            steps_interval += 1
+            pbar.update(1)
+            is_ckpt = step % cfg.ckpt_every == 0 or step == cfg.steps
+            if step % cfg.log_every == 0 or is_ckpt:
+                now = time.perf_counter()
+                row = {"step": step, "epoch": step * cfg.d_steps // sampler.per_epoch,
+                       "time_s": round(elapsed_before + now - t_start, 3), **stats.reduce(),
+                       "GradNorm/D": _as_float(gnorm_D), "GradNorm/G": _as_float(gnorm_G),
+                       "lr/G": cfg.lr_g * f, "lr/D": cfg.lr_d * f, "noise_std": noise_std,
+                       "it_per_s": steps_interval / max(now - t_interval, 1e-9)}
+                t_interval, steps_interval = now, 0
+                if not all_finite(row):
+                    bad = ", ".join(k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v))
+                    keep = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written"
+                    raise TrainingDiverged(
+                        f"non-finite values at step {step} ({bad}); training stopped and {keep}. Try a lower "
+                        "learning rate, --grad-clip, or a more stable loss (nonsaturating, hinge, wgan-gp)")
+                log.write(row)
+                last_row = row
+                pbar.set_postfix_str(_postfix(row), refresh=False)
+
+            # --- snapshot: sample grid from the fixed noise, then a complete checkpoint
+            if step % cfg.sample_every == 0 or step == cfg.steps:
+                _snapshot(out / "samples" / f"step_{step:07d}.png", G_ema if G_ema is not None else G,
+                          fixed_z, fixed_y, grid_nrow, data, save_grid)
+            if is_ckpt:
+                tensors, meta = state.pack(cfg, elapsed_before + time.perf_counter() - t_start)
+                last_ckpt = ckpt.save(out / "checkpoints" / ckpt.checkpoint_name(step), tensors, meta)
+                ckpt.prune(out, cfg.keep_ckpts, protect=last_ckpt)
+    finally:
+        pbar.close()
+        log.close()
+
+    _finish_run(out)
+    print(f"gankit: trained {cfg.model}/{cfg.loss} on {cfg.dataset} for {state.step} steps; outputs in {out}/ "
+          f"(samples/, progress.gif, losses.png, metrics.jsonl, checkpoints/{last_ckpt.name})")
+    return RunResult(out, state.step, last_ckpt, last_row)
+
+
+def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool | None = None) -> RunResult:
+    """Continue a run from its newest checkpoint, optionally to a larger number of steps."""
+    run_dir = Path(run_dir)
+    cfg = TrainConfig.from_json_file(run_dir / "config.json")
+    changes: dict[str, Any] = {"out": str(run_dir)}
+    if steps is not None:
+        changes["steps"] = steps
+    if progress is not None:
+        changes["progress"] = progress
+    return train(cfg.replace(**changes), resume=True)
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+def _prepare_fresh_run_dir(out: Path) -> None:
+    if ckpt.list_checkpoints(out):
+        raise ConfigError(f"{out} already holds a run; use --resume {out} to continue it or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in [out / "metrics.jsonl", *sorted((out / "samples").glob("step_*.png"))]:
+        stale.unlink(missing_ok=True)
+
+
+def _clip(model: nn.Module, max_norm: float | None) -> torch.Tensor | None:
+    if max_norm is None:
+        return None
+    return torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm, foreach=True)
+
+
+def _as_float(v: torch.Tensor | None) -> float | None:
+    return None if v is None else float(v)
+
+
+def _postfix(row: dict[str, Any]) -> str:
+    parts = [f"D={row['Loss/D']:.3f}", f"G={row['Loss/G']:.3f}"]
+    if "D/real" in row:
+        parts += [f"D(x)={row['D/real']:.2f}", f"D(G(z))={row['D/fake']:.2f}"]
+    return " ".join(parts)
+
+
+def _progress(cfg: TrainConfig, start: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=cfg.steps, initial=start, disable=not cfg.progress, unit="step", dynamic_ncols=True,
+                desc=f"{cfg.model}/{cfg.loss}", mininterval=0.5)
+
+
+@torch.no_grad()
+def _snapshot(path: Path, G: nn.Module, z: torch.Tensor, y: torch.Tensor | None, nrow: int, data: Dataset,
+              save_grid: Any) -> None:
+    was_training = G.training
+    G.eval()
+    fake = G(z, y)
+    G.train(was_training)
+    if data.is_image:
+        save_grid(fake, path, nrow=nrow or None, scale=2 if fake.shape[-1] <= 32 else 1)
+        return
+    from .viz import plot_density_1d, plot_points_2d
+
+    n = min(len(data), len(fake))
+    step = int(path.stem.split("_")[1])
+    if fake.shape[1] == 1:
+        plot_density_1d(fake.cpu(), data.x[:n].cpu(), path, title=f"step {step}")
+    elif fake.shape[1] == 2:
+        plot_points_2d(fake.cpu(), data.x[:n].cpu(), path, title=f"step {step}")
+
+
+def _finish_run(out: Path) -> None:
+    """losses.png from metrics.jsonl and progress.gif from the sample snapshots (at most 60 frames)."""
+    from .viz import plot_losses, save_gif
+
+    rows = read_jsonl(out / "metrics.jsonl")
+    if rows:
+        plot_losses(rows, out / "losses.png")
+    frames = sorted((out / "samples").glob("step_*.png"))
+    if frames:
+        stride = max(1, math.ceil(len(frames) / 60))
+        chosen = frames[::stride]
+        if chosen[-1] != frames[-1]:
+            chosen.append(frames[-1])
+        save_gif(chosen, out / "progress.gif", duration_ms=150)
+
+
+def run_summary(run_dir: str | Path) -> dict[str, Any]:
+    """What `gankit info` prints: config, checkpoints, last metrics."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise ConfigError(f"{run_dir}: not a gankit run directory (no config.json)")
+    cfg = json.loads(cfg_path.read_text())
+    rows = read_jsonl(run_dir / "metrics.jsonl")
+    return {"run": str(run_dir), "config": cfg,
+            "checkpoints": [p.name for _, p in ckpt.list_checkpoints(run_dir)],
+            "last_metrics": rows[-1] if rows else None,
+            "samples": len(list((run_dir / "samples").glob("step_*.png")))}
