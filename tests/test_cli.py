@@ -85,7 +85,8 @@ def test_toy_run_and_sample(tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["train", "--dataset", "nope", "--out", "X"], "nope"),
     (["train", "--dataset", "ring8", "--model", "dcgan", "--steps", "2", "--out", "X"], "(2,)"),
-    (["train", "--dataset", "ring8", "--conditional", "--model", "mlp", "--steps", "2", "--out", "X"], "labels"),
+    (["train", "--dataset", "swissroll", "--conditional", "--model", "mlp", "--steps", "2", "--out", "X"],
+     "labels"),
     (["sample", "does/not/exist"], "does/not/exist"),
     (["train", "--config", "missing.json"], "missing.json"),
 ])

@@ -76,6 +76,12 @@ def test_resume_extends_run_bit_identically(tmp_path):
         assert torch.equal(full[k], part[k]), k
 
 
+def test_conditional_toy_run(tmp_path):
+    res = gankit.train(_cfg(tmp_path, steps=20, conditional=True))
+    G = gankit.load(res.out)
+    assert G.num_classes == 8 and G.sample(16, labels=3).shape == (16, 2)
+
+
 def test_fresh_run_refuses_existing_run_dir(tmp_path):
     gankit.train(_cfg(tmp_path, steps=20))
     with pytest.raises(ConfigError, match="--resume"):

@@ -121,7 +121,8 @@ def fixed_sample_inputs(cfg: TrainConfig, z_dim: int, num_classes: int, is_image
     g = torch.Generator(device=device).manual_seed(cfg.seed + 7919)
     if not is_image:
         n = max(cfg.n_samples, 2000)  # a scatter plot needs many points
-        return sample_prior(cfg.prior, n, z_dim, g, device), None, 0
+        labels = torch.arange(n, device=device) % num_classes if cfg.conditional and num_classes else None
+        return sample_prior(cfg.prior, n, z_dim, g, device), labels, 0
     if cfg.conditional and num_classes:
         per_class = max(1, cfg.n_samples // num_classes)
         labels = torch.arange(num_classes, device=device).repeat_interleave(per_class)

@@ -1,0 +1,102 @@
+"""Data sets for gankit: one entry point, `load_dataset(name)`, returning a whole data set as tensors.
+
+Images come back as float32 [N, C, H, W] in [-1, 1] (matching a tanh generator); toy distributions as float32
+[N, D] in their own coordinates. Everything fits in memory: MNIST-sized sets and toys are what a laptop CPU trains.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from .base import Dataset
+from .folder import load_folder
+from .mnist import CLASS_NAMES, load_idx_dataset, load_mnist5k
+from .toy import TOY_MODES, TOY_NAMES, TOY_OPTIONS, gaussian1d_params, is_toy, make_toy
+from .transforms import check_image_args, prepare_images
+
+__all__ = ["DATASET_NAMES", "Dataset", "TOY_MODES", "TOY_OPTIONS", "gaussian1d_params", "is_toy", "load_dataset"]
+
+IMAGE_NAMES: tuple[str, ...] = ("mnist5k", "mnist", "fashion-mnist")
+DATASET_NAMES: tuple[str, ...] = IMAGE_NAMES + TOY_NAMES
+FOLDER_PREFIX = "folder:"
+SPLITS = ("train", "test")
+_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "mnist_5k": "mnist5k",
+            "mnist-5k": "mnist5k"}
+
+
+def _canonical(name: str) -> str:
+    key = name.strip().lower()
+    return _ALIASES.get(key, key)
+
+
+def _subset(total: int, n: int | None, seed: int) -> np.ndarray | None:
+    """Indices of a seeded random subset of size n, in original order (None: keep all). Random rather than the
+    first n because stored sets may be sorted by class (mnist5k is), and a prefix would then hold one class only."""
+    if n is None or n >= total:
+        return None
+    perm = torch.randperm(total, generator=torch.Generator().manual_seed(seed))
+    return perm[:n].sort().values.numpy()
+
+
+def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike | None = None,
+                 image_size: int | None = None, channels: int | None = None, n: int | None = None,
+                 seed: int = 0, download: bool | None = None,
+                 toy_options: Mapping[str, float] | None = None) -> Dataset:
+    """Load data set `name` (one of `DATASET_NAMES`, or "folder:PATH").
+
+    split: "train" or "test" (toys draw the test split from a separate seed stream; mnist5k has no test split).
+    data_dir: where MNIST/Fashion-MNIST IDX files live (else $GANKIT_DATA, else the cache, downloading if allowed).
+    image_size / channels: resize to S x S and/or give 1 or 3 channels (images only; None keeps the native ones,
+        and 64 x 64 RGB for folders). n: keep at most n samples -- a seeded random subset for stored sets, the
+        generated count for toys. seed: drives toy generation and subsetting. download: None means yes unless
+        GANKIT_OFFLINE=1. toy_options: parameters of a toy, e.g. {"mu": 4.0, "sigma": 0.5} for gaussian1d.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"data set name must be a non-empty string, got {name!r}")
+    if split not in SPLITS:
+        raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ConfigError(f"n must be a positive integer, got {n!r}")
+    toy_options = toy_options or None
+
+    if name.startswith(FOLDER_PREFIX):
+        path = name[len(FOLDER_PREFIX):]
+        if not path:
+            raise ConfigError("'folder:' needs a path, e.g. folder:./my_images")
+        _no_toy_options(name, toy_options)
+        check_image_args(image_size, channels)
+        return load_folder(path, image_size=image_size, channels=channels, n=n, seed=seed, name=name)
+
+    key = _canonical(name)
+    if is_toy(key):
+        if image_size is not None or channels is not None:
+            raise ConfigError(f"image_size/channels apply to image data sets only, not the toy {key!r}")
+        return make_toy(key, n=n, split=split, seed=seed, toy_options=toy_options)
+
+    if key not in IMAGE_NAMES:
+        raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}, or folder:PATH")
+    _no_toy_options(key, toy_options)
+    check_image_args(image_size, channels)
+    if key == "mnist5k":
+        if split != "train":
+            raise ConfigError("mnist5k has only a train split; use 'mnist' (or 'fashion-mnist') for a test split")
+        images, labels = load_mnist5k()
+    else:
+        images, labels = load_idx_dataset(key, split, data_dir=data_dir, download=download)
+    idx = _subset(len(images), n, seed)
+    if idx is not None:  # subset before converting/resizing so only the kept images cost anything
+        images, labels = images[idx], labels[idx]
+    x = prepare_images(images, image_size, channels)  # [N, C, S, S] in [-1, 1]; native: [N, 1, 28, 28]
+    y = torch.from_numpy(labels.astype(np.int64))
+    class_names = list(CLASS_NAMES["fashion-mnist" if key == "fashion-mnist" else "mnist"])
+    return Dataset(key, x, y, 10, class_names)
+
+
+def _no_toy_options(name: str, toy_options: Mapping[str, float] | None) -> None:
+    if toy_options:
+        raise ConfigError(f"toy_options apply to toy data sets ({', '.join(TOY_NAMES)}) only, not {name!r}")

@@ -1,0 +1,49 @@
+"""Models by name. `MODEL_NAMES` doubles as the CLI's choices; `build_models` returns (G, D).
+
+G(z [N, z_dim], y [N] | None) -> [N, *data_shape]; D(x, y | None) -> raw logits [N].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from ..errors import ConfigError
+from .classic import ClassicDiscriminator, ClassicGenerator
+from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .mlp import MLPDiscriminator, MLPGenerator
+
+IMAGE_SIZES = (28, 32, 64)
+
+# name -> (generator class, discriminator class, takes toy vectors)
+_REGISTRY: dict[str, tuple[Callable[..., nn.Module], Callable[..., nn.Module], bool]] = {
+    "mlp": (MLPGenerator, MLPDiscriminator, True),
+    "dcgan": (DCGANGenerator, DCGANDiscriminator, False),
+    "classic": (ClassicGenerator, ClassicDiscriminator, False),
+}
+MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+
+def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_classes: int = 0,
+                 cond_d: str = "projection", width: int | None = None) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for `name`; num_classes > 0 makes both class-conditional."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    make_g, make_d, takes_vectors = _REGISTRY[name]
+    data_shape = tuple(int(s) for s in data_shape)
+    if len(data_shape) == 3:
+        c, h, w = data_shape
+        if name != "mlp" and (c not in (1, 3) or h != w or h not in IMAGE_SIZES):
+            raise ConfigError(f"model {name!r} takes images of 1 or 3 channels and size 28, 32 or 64; data shape "
+                              f"is {data_shape} (use --image-size/--channels)")
+    elif not takes_vectors:
+        raise ConfigError(f"model {name!r} takes images [C, H, W]; this data has shape {data_shape} "
+                          "(toy data: use --model mlp)")
+    if z_dim <= 0 or num_classes < 0:
+        raise ConfigError(f"z_dim must be > 0 and num_classes >= 0, got {z_dim}, {num_classes}")
+    if width is not None and width <= 0:
+        raise ConfigError(f"width must be > 0, got {width}")
+    G = make_g(data_shape, z_dim, num_classes, width)
+    D = make_d(data_shape, num_classes, cond_d, width)
+    return G, D

@@ -1,0 +1,76 @@
+"""What every generator and discriminator shares: the attributes the loop and `gankit.load` read, label checks,
+DCGAN initialisation, and the two ways a discriminator can see a label."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+
+G_LABEL_DIM = 50  # size of G's learned label embedding, concatenated to z (conditional GAN, Mirza & Osindero 2014)
+
+
+def check_labels(module: nn.Module, y: Tensor | None, n: int) -> None:
+    if module.num_classes and y is None:
+        raise ConfigError(f"{type(module).__name__} is class-conditional: pass labels y of shape [{n}]")
+    if not module.num_classes and y is not None:
+        raise ConfigError(f"{type(module).__name__} is unconditional: it takes no labels (y must be None)")
+
+
+class GeneratorBase(nn.Module):
+    """z [N, z_dim] (+ labels [N]) -> samples [N, *data_shape]."""
+
+    def __init__(self, model_name: str, data_shape: tuple[int, ...], z_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.model_name = model_name
+        self.data_shape = tuple(data_shape)
+        self.z_dim = z_dim
+        self.num_classes = num_classes
+        self.label_embed = nn.Embedding(num_classes, G_LABEL_DIM) if num_classes else None
+
+    @property
+    def input_dim(self) -> int:
+        return self.z_dim + (G_LABEL_DIM if self.num_classes else 0)
+
+    def latent(self, z: Tensor, y: Tensor | None) -> Tensor:
+        """z, with the label embedding concatenated for conditional models.  # [N, input_dim]"""
+        check_labels(self, y, z.shape[0])
+        if self.label_embed is None:
+            return z
+        return torch.cat([z, self.label_embed(y)], dim=1)
+
+
+class DiscriminatorBase(nn.Module):
+    """samples [N, *data_shape] (+ labels [N]) -> raw logits [N]."""
+
+    def __init__(self, model_name: str, data_shape: tuple[int, ...], num_classes: int, cond_d: str) -> None:
+        super().__init__()
+        if cond_d not in ("projection", "concat"):
+            raise ConfigError(f"cond_d must be 'projection' or 'concat', got {cond_d!r}")
+        self.model_name = model_name
+        self.data_shape = tuple(data_shape)
+        self.z_dim = 0
+        self.num_classes = num_classes
+        self.cond_d = cond_d if num_classes else None
+
+    def make_projection(self, feature_dim: int) -> None:
+        """Projection discriminator (Miyato & Koyama 2018): logit += <embed(y), phi(x)>."""
+        self.proj_embed = nn.Embedding(self.num_classes, feature_dim) if self.cond_d == "projection" else None
+
+    def project(self, logits: Tensor, features: Tensor, y: Tensor | None) -> Tensor:
+        if getattr(self, "proj_embed", None) is None:
+            return logits
+        return logits + (self.proj_embed(y) * features).sum(dim=1)
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Radford et al. 2016: weights from N(0, 0.02); BatchNorm scale from N(1, 0.02); biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,65 @@
+"""Fully connected G and D: the original GAN of Goodfellow et al. 2014 on flattened MNIST, and the toy nets
+(close to Metz et al. 2017's ring/grid experiments: two hidden layers of 128 units)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .base import DiscriminatorBase, GeneratorBase
+
+
+def _hidden(data_shape: tuple[int, ...], width: int | None) -> list[int]:
+    if len(data_shape) == 1:  # toy points
+        w = width or 128
+        return [w, w]
+    w = width or 256
+    return [w, 2 * w, 4 * w]
+
+
+class MLPGenerator(GeneratorBase):
+    def __init__(self, data_shape: tuple[int, ...], z_dim: int, num_classes: int = 0, width: int | None = None):
+        super().__init__("mlp", data_shape, z_dim, num_classes)
+        is_image = len(data_shape) == 3
+        act = (lambda: nn.LeakyReLU(0.2)) if is_image else nn.ReLU
+        layers: list[nn.Module] = []
+        d = self.input_dim
+        for h in _hidden(data_shape, width):
+            layers += [nn.Linear(d, h), act()]
+            d = h
+        layers.append(nn.Linear(d, math.prod(data_shape)))
+        if is_image:
+            layers.append(nn.Tanh())  # images live in [-1, 1]; toy coordinates are unbounded
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return self.net(self.latent(z, y)).view(-1, *self.data_shape)  # [N, *data_shape]
+
+
+class MLPDiscriminator(DiscriminatorBase):
+    def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, cond_d: str = "projection",
+                 width: int | None = None):
+        super().__init__("mlp", data_shape, num_classes, cond_d)
+        d = math.prod(data_shape)
+        self.label_embed = nn.Embedding(num_classes, num_classes) if self.cond_d == "concat" else None
+        if self.label_embed is not None:
+            d += num_classes
+        layers: list[nn.Module] = []
+        for h in reversed(_hidden(data_shape, width)):
+            layers += [nn.Linear(d, h), nn.LeakyReLU(0.2)]
+            d = h
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(d, 1)
+        self.make_projection(d)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        from .base import check_labels
+
+        check_labels(self, y, x.shape[0])
+        h = x.reshape(x.shape[0], -1)  # [N, prod(data_shape)]
+        if self.label_embed is not None:
+            h = torch.cat([h, self.label_embed(y)], dim=1)
+        h = self.features(h)  # [N, F]
+        return self.project(self.head(h).squeeze(1), h, y)  # [N]

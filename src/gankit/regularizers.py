@@ -1,0 +1,58 @@
+"""Regularizers and tricks that need a model or randomness, kept out of the pure losses: WGAN-GP's gradient
+penalty, annealed instance noise, and the EMA of the generator's weights."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+
+def gradient_penalty(D: Callable[..., Tensor], real: Tensor, fake: Tensor, y: Tensor | None = None, *,
+                     weight: float = 10.0, generator: torch.Generator | None = None) -> Tensor:
+    """weight * E[(‖∇_x̂ D(x̂)‖₂ - 1)²] at x̂ = α x + (1 - α) G(z) (Gulrajani et al. 2017).
+
+    One α ~ U[0, 1) per sample, broadcast over all its pixels: the penalty is meant on straight lines between
+    pairs of points, and a per-pixel α would sample points off those lines. create_graph=True makes the penalty
+    differentiable with respect to D's weights."""
+    n = real.shape[0]
+    alpha = torch.rand((n,) + (1,) * (real.dim() - 1), generator=generator, device=real.device,
+                       dtype=real.dtype)  # [N, 1, 1, 1] or [N, 1]
+    xhat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    out = D(xhat, y) if y is not None else D(xhat)
+    (grad,) = torch.autograd.grad(out.sum(), xhat, create_graph=True)
+    norms = grad.reshape(n, -1).norm(2, dim=1)  # [N]
+    return weight * (norms - 1).pow(2).mean()
+
+
+def instance_noise_std(step: int, total_steps: int, initial_std: float) -> float:
+    """Linear anneal from `initial_std` at step 0 to 0 at `total_steps` (Sønderby et al. 2017; Arjovsky &
+    Bottou 2017): noise makes the real and fake distributions overlap early, when D would separate them
+    perfectly, and vanishes so the end result is not blurred."""
+    if initial_std <= 0 or total_steps <= 0:
+        return 0.0
+    return max(0.0, initial_std * (1.0 - step / total_steps))
+
+
+def add_instance_noise(x: Tensor, std: float, generator: torch.Generator | None = None) -> Tensor:
+    """x + std * N(0, I); x itself (and no random draw) when std is 0."""
+    if std <= 0:
+        return x
+    return x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
+@torch.no_grad()
+def ema_update(ema_model: nn.Module, model: nn.Module, decay: float) -> None:
+    """p_ema <- decay * p_ema + (1 - decay) * p for parameters; buffers (BatchNorm statistics) copied.
+
+    Averaging G's weights over the last ~1/(1 - decay) steps smooths the oscillation of adversarial training
+    (Yazıcı et al. 2019; Karras et al. 2018)."""
+    ema_params = list(ema_model.parameters())
+    params = list(model.parameters())
+    if len(ema_params) != len(params):
+        raise ValueError("ema_update: the EMA model and the model have different parameter lists")
+    if ema_params:
+        torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+    for b_ema, b in zip(ema_model.buffers(), model.buffers()):
+        b_ema.copy_(b)
