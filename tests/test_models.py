@@ -1,0 +1,96 @@
+import pytest
+import torch
+from torch import nn
+
+from gankit.errors import ConfigError
+from gankit.models import MODEL_NAMES, build_models
+
+IMAGE_SHAPES = [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32), (1, 64, 64), (3, 64, 64)]
+CASES = [(m, s) for m in MODEL_NAMES for s in IMAGE_SHAPES] + [("mlp", (1,)), ("mlp", (2,))]
+
+
+@pytest.mark.parametrize("name,shape", CASES)
+@pytest.mark.parametrize("cond", [None, "projection", "concat"])
+def test_shapes_range_and_gradients(name, shape, cond):
+    K = 10 if cond else 0
+    G, D = build_models(name, data_shape=shape, z_dim=16, num_classes=K, cond_d=cond or "projection", width=8)
+    y = torch.arange(4) % 10 if K else None
+    x = G(torch.randn(4, 16), y)
+    assert x.shape == (4, *shape)
+    if len(shape) == 3:
+        assert x.min() >= -1 and x.max() <= 1
+    out = D(x, y)
+    assert out.shape == (4,) and torch.isfinite(out).all()
+    out.sum().backward()
+    assert all(p.grad is not None for p in G.parameters() if p.requires_grad)
+    assert G.z_dim == 16 and G.num_classes == K and G.data_shape == shape and G.model_name == name
+
+
+def _types(m):
+    return [type(x) for x in m.modules()]
+
+
+def test_dcgan_follows_the_guidelines():
+    G, D = build_models("dcgan", data_shape=(1, 64, 64), z_dim=100)
+    for net in (G, D):
+        t = _types(net)
+        assert nn.Linear not in t and nn.MaxPool2d not in t and nn.AvgPool2d not in t
+        assert nn.BatchNorm2d in t
+    assert nn.ConvTranspose2d in _types(G) and nn.ReLU in _types(G) and nn.LeakyReLU not in _types(G)
+    assert isinstance(list(G.modules())[-1], nn.Tanh)
+    assert all(m.negative_slope == 0.2 for m in D.modules() if isinstance(m, nn.LeakyReLU))
+    assert nn.ReLU not in _types(D)
+    # BatchNorm neither on G's output nor on D's input layer
+    first_d = [m for m in D.features][:2]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in first_d)
+    convs = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [c.stride for c in convs[1:]] == [(2, 2)] * 4
+
+
+def test_dcgan_init_std():
+    G, _ = build_models("dcgan", data_shape=(1, 64, 64), z_dim=100)
+    w = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, nn.ConvTranspose2d)])
+    assert w.std().item() == pytest.approx(0.02, rel=0.05)
+
+
+def test_classic_layer_sequence():
+    G, D = build_models("classic", data_shape=(1, 28, 28), z_dim=100)
+    g = [type(m).__name__ for m in G.modules() if not isinstance(m, (nn.Sequential, type(G)))]
+    assert g == ["Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d", "ReLU", "Upsample", "Conv2d",
+                 "BatchNorm2d", "ReLU", "Upsample", "Conv2d", "Tanh"]
+    assert G.fc[3].out_features == 128 * 7 * 7 and G.conv[1].out_channels == 64
+    d = [type(m).__name__ for m in D.modules() if not isinstance(m, (nn.Sequential, type(D)))]
+    assert d == ["Conv2d", "LeakyReLU", "MaxPool2d", "Conv2d", "LeakyReLU", "MaxPool2d", "Linear", "LeakyReLU",
+                 "Linear"]
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_conditioning_matters(name):
+    torch.manual_seed(0)
+    G, D = build_models(name, data_shape=(1, 28, 28), z_dim=8, num_classes=10)
+    G.eval()
+    D.eval()
+    z = torch.randn(2, 8).repeat(1, 1)
+    a, b = G(z, torch.tensor([1, 1])), G(z, torch.tensor([7, 7]))
+    assert not torch.allclose(a, b)
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        D.proj_embed.weight.normal_()
+    assert not torch.allclose(D(x, torch.tensor([1, 1])), D(x, torch.tensor([7, 7])))
+
+
+def test_errors():
+    with pytest.raises(ConfigError, match="'resnet'"):
+        build_models("resnet", data_shape=(1, 28, 28), z_dim=8)
+    with pytest.raises(ConfigError, match=r"\(1, 48, 48\)"):
+        build_models("dcgan", data_shape=(1, 48, 48), z_dim=8)
+    with pytest.raises(ConfigError, match=r"\(2,\)"):
+        build_models("classic", data_shape=(2,), z_dim=8)
+    with pytest.raises(ConfigError, match="'dot'"):
+        build_models("dcgan", data_shape=(1, 28, 28), z_dim=8, num_classes=10, cond_d="dot")
+    G, D = build_models("mlp", data_shape=(2,), z_dim=8, num_classes=3)
+    with pytest.raises(ConfigError, match="conditional"):
+        G(torch.randn(2, 8))
+    G, D = build_models("mlp", data_shape=(2,), z_dim=8)
+    with pytest.raises(ConfigError, match="unconditional"):
+        D(torch.randn(2, 2), torch.tensor([0, 1]))
