@@ -10,14 +10,23 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import COND_D, DEVICES, PRIORS, TrainConfig
+from .config import COND_D, DEVICES, PRIORS, RECIPE_FIELDS, TrainConfig
 from .errors import ConfigError, GankitError
 
 DEFAULTS = TrainConfig()
 
 
 def _d(name: str) -> str:
-    return f"(default: {getattr(DEFAULTS, name)})"
+    if name not in RECIPE_FIELDS:
+        return f"(default: {getattr(DEFAULTS, name)})"
+    from .recipes import recipe
+
+    image, toy, wgan = (recipe("mnist5k", "dcgan", "nonsaturating"), recipe("ring8", "mlp", "nonsaturating"),
+                        recipe("mnist5k", "dcgan", "wgan-gp"))
+    text = f"(default: {image.get(name)} for images, {toy.get(name)} for toy data"
+    if wgan.get(name) != image.get(name):
+        text += f", {wgan.get(name)} with wgan-gp"
+    return text + ")"
 
 
 def _float_triple(text: str) -> tuple[float, float, float]:
@@ -59,8 +68,11 @@ def _add_train(sub: Any) -> None:
                    help="toy data parameter, e.g. mu=4 sigma=0.5 for gaussian1d (repeatable)")
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=MODEL_NAMES, help=f"architecture {_d('model')}")
-    g.add_argument("--width", type=int, help="base channel/hidden width (default: the model's own)")
-    g.add_argument("--z-dim", type=int, help="latent size (default: 100 for images, 32 for toy data)")
+    g.add_argument("--width", type=int, help="G's base channel/hidden width, and D's unless --d-width is given "
+                   "(default: 64 for dcgan on images, 256 for the MLP on toy data, else the model's own)")
+    g.add_argument("--d-width", type=int, help="D's base channel/hidden width (default: 32 for dcgan on images, "
+                   "else --width)")
+    g.add_argument("--z-dim", type=int, help=f"latent size {_d('z_dim')}")
     g.add_argument("--prior", choices=PRIORS, help=f"distribution of z {_d('prior')}")
     g.add_argument("--conditional", action="store_true", help="class-conditional G and D (labelled data)")
     g.add_argument("--cond-d", choices=COND_D, help=f"how a conditional D sees the label {_d('cond_d')}")
@@ -69,6 +81,7 @@ def _add_train(sub: Any) -> None:
     g.add_argument("--lsgan-abc", type=_float_triple, metavar="A,B,C",
                    help="LSGAN codes: fake a, real b, G's target c; presets -1,1,0 and 0,1,1 (default: 0,1,1)")
     g.add_argument("--gp-weight", type=float, help=f"WGAN-GP penalty weight {_d('gp_weight')}")
+    g.add_argument("--r1", type=float, help=f"gamma of the R1 penalty on D's gradient at real data, 0: off {_d('r1')}")
     g = p.add_argument_group("optimisation")
     g.add_argument("--steps", type=int, help=f"generator updates {_d('steps')}")
     g.add_argument("--batch-size", type=int, help=f"{_d('batch_size')}")
@@ -83,7 +96,7 @@ def _add_train(sub: Any) -> None:
     g.add_argument("--label-smoothing", type=float, help="one-sided: D's real target becomes 1 - S (e.g. 0.1)")
     g.add_argument("--instance-noise", type=float, help="std of noise added to D's inputs, annealed to 0")
     g.add_argument("--grad-clip", type=float, help="clip each network's gradient norm")
-    g.add_argument("--ema", type=float, help=f"decay of the EMA copy of G used for sampling {_d('ema')}")
+    g.add_argument("--ema", type=float, help=f"decay of the EMA copy of G used for sampling, 0: none {_d('ema')}")
     g.add_argument("--no-ema", action="store_true", help="keep no EMA copy of G")
     g = p.add_argument_group("run")
     g.add_argument("--seed", type=int, help=f"{_d('seed')}")
@@ -111,7 +124,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         given.setdefault("lr_g", args.lr)
         given.setdefault("lr_d", args.lr)
     if getattr(args, "no_ema", False):
-        given["ema"] = None
+        given["ema"] = 0.0
     if getattr(args, "no_progress", False):
         given["progress"] = False
     if "toy_options" in given:

@@ -21,10 +21,15 @@ PRIORS = ("gaussian", "uniform")
 COND_D = ("projection", "concat")
 DEVICES = ("auto", "cpu", "cuda")
 
+#: Fields whose None means "the default recipe's value" (see gankit.recipes); `train` fills them in before it
+#: writes config.json, so a run's config always holds the numbers it used.
+RECIPE_FIELDS = ("steps", "batch_size", "d_steps", "lr_g", "lr_d", "beta2", "width", "d_width", "z_dim", "ema", "r1")
+
 
 @dataclass
 class TrainConfig:
-    """Everything that determines a training run. Defaults are the quickstart recipe (DCGAN on mnist5k)."""
+    """Everything that determines a training run. None in a RECIPE_FIELDS field means "the recipe's value"
+    (gankit.recipes): the DCGAN defaults for images, wide MLPs with R1 for the toys, k = 5 for WGAN-GP."""
 
     # --- data
     dataset: str = "mnist5k"  # a name from gankit.data.DATASET_NAMES, or "folder:PATH"
@@ -35,8 +40,9 @@ class TrainConfig:
 
     # --- model
     model: str = "dcgan"  # a name from gankit.models.MODEL_NAMES
-    width: int | None = None  # base channel / hidden width; None: the model's default
-    z_dim: int | None = None  # None: 100 for images, 32 for toy data
+    width: int | None = None  # G's base channel / hidden width (and D's unless d_width is set)
+    d_width: int | None = None  # D's base width; None after resolving: the same as width
+    z_dim: int | None = None  # 100 for images, 32 for toy data
     prior: str = "gaussian"  # distribution of z: gaussian N(0, I) or uniform U[-1, 1]
     conditional: bool = False  # class-conditional G and D ("draw me a 7")
     cond_d: str = "projection"  # how D sees the label: projection (Miyato & Koyama 2018) or concat
@@ -45,22 +51,23 @@ class TrainConfig:
     loss: str = "nonsaturating"  # a name from gankit.losses.LOSS_NAMES
     lsgan_abc: tuple[float, float, float] = (0.0, 1.0, 1.0)  # LSGAN codes a (fake), b (real), c (G's target)
     gp_weight: float = 10.0  # gradient-penalty weight for wgan-gp
+    r1: float | None = None  # gamma of the R1 penalty on D's gradient at real data (Mescheder et al. 2018); 0: off
 
     # --- optimisation (Algorithm 1 of Goodfellow et al. 2014 with Adam, DCGAN defaults)
-    steps: int = 2000  # generator updates
-    batch_size: int = 64
-    d_steps: int = 1  # k: discriminator updates per generator update
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4  # set apart from lr_g for TTUR (Heusel et al. 2017)
+    steps: int | None = None  # generator updates
+    batch_size: int | None = None
+    d_steps: int | None = None  # k: discriminator updates per generator update
+    lr_g: float | None = None
+    lr_d: float | None = None  # set apart from lr_g for TTUR (Heusel et al. 2017)
     beta1: float = 0.5
-    beta2: float = 0.999
+    beta2: float | None = None
     lr_decay: bool = False  # linear decay of both learning rates to zero at the last step
 
     # --- practitioners' tricks, each explicit
     label_smoothing: float = 0.0  # one-sided: D's real target becomes 1 - label_smoothing (Salimans et al. 2016)
     instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, annealed linearly to 0
     grad_clip: float | None = None  # clip each network's gradient norm to this value
-    ema: float | None = 0.999  # decay of the EMA copy of G used for sampling; None disables it
+    ema: float | None = None  # decay of the EMA copy of G used for sampling; 0 keeps no EMA copy
 
     # --- bookkeeping
     seed: int = 0
@@ -81,15 +88,15 @@ class TrainConfig:
         """Range and choice checks that do not need the registries (those are checked where they live)."""
         _check_types(self)
         positive = ("steps", "batch_size", "d_steps", "log_every", "sample_every", "ckpt_every", "keep_ckpts",
-                    "n_samples")
+                    "n_samples", "width", "d_width", "z_dim")
         for name in positive:
-            if getattr(self, name) <= 0:
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"config key {name!r} must be > 0, got {getattr(self, name)!r}")
         for name in ("lr_g", "lr_d"):
-            if not getattr(self, name) > 0:
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ConfigError(f"config key {name!r} must be > 0, got {getattr(self, name)!r}")
         for name in ("beta1", "beta2"):
-            if not 0.0 <= getattr(self, name) < 1.0:
+            if getattr(self, name) is not None and not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"config key {name!r} must be in [0, 1), got {getattr(self, name)!r}")
         if self.prior not in PRIORS:
             raise ConfigError(f"config key 'prior' must be one of {PRIORS}, got {self.prior!r}")
@@ -97,18 +104,18 @@ class TrainConfig:
             raise ConfigError(f"config key 'cond_d' must be one of {COND_D}, got {self.cond_d!r}")
         if self.device not in DEVICES:
             raise ConfigError(f"config key 'device' must be one of {DEVICES}, got {self.device!r}")
-        if self.ema is not None and not 0.0 < self.ema < 1.0:
-            raise ConfigError(f"config key 'ema' must be in (0, 1) or null, got {self.ema!r}")
+        if self.ema is not None and not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"config key 'ema' must be in [0, 1) (0: no EMA copy), got {self.ema!r}")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ConfigError(f"config key 'label_smoothing' must be in [0, 0.5), got {self.label_smoothing!r}")
         if self.instance_noise < 0:
             raise ConfigError(f"config key 'instance_noise' must be >= 0, got {self.instance_noise!r}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ConfigError(f"config key 'grad_clip' must be > 0 or null, got {self.grad_clip!r}")
+        if self.r1 is not None and self.r1 < 0:
+            raise ConfigError(f"config key 'r1' must be >= 0, got {self.r1!r}")
         if self.gp_weight < 0:
             raise ConfigError(f"config key 'gp_weight' must be >= 0, got {self.gp_weight!r}")
-        if self.z_dim is not None and self.z_dim <= 0:
-            raise ConfigError(f"config key 'z_dim' must be > 0, got {self.z_dim!r}")
         if self.image_size is not None and self.image_size < 8:
             raise ConfigError(f"config key 'image_size' must be >= 8, got {self.image_size!r}")
         if self.channels is not None and self.channels not in (1, 3):
@@ -152,6 +159,12 @@ class TrainConfig:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ConfigError(f"{path}: not a readable JSON config ({e})") from None
         return cls.from_dict(data, source=str(path))
+
+    def resolved(self) -> "TrainConfig":
+        """This config with every unset recipe field filled in from gankit.recipes."""
+        from .recipes import resolve
+
+        return resolve(self)
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

@@ -1,5 +1,5 @@
 """Regularizers and tricks that need a model or randomness, kept out of the pure losses: WGAN-GP's gradient
-penalty, annealed instance noise, and the EMA of the generator's weights."""
+penalty, the R1 penalty, annealed instance noise, and the EMA of the generator's weights."""
 
 from __future__ import annotations
 
@@ -24,6 +24,16 @@ def gradient_penalty(D: Callable[..., Tensor], real: Tensor, fake: Tensor, y: Te
     (grad,) = torch.autograd.grad(out.sum(), xhat, create_graph=True)
     norms = grad.reshape(n, -1).norm(2, dim=1)  # [N]
     return weight * (norms - 1).pow(2).mean()
+
+
+def r1_penalty(D: Callable[..., Tensor], real: Tensor, y: Tensor | None = None, *, gamma: float) -> Tensor:
+    """(gamma / 2) * E[‖∇_x D(x)‖₂²] on real data (Mescheder et al. 2018, "Which training methods for GANs
+    actually converge?"): a zero-centred penalty that damps D's slope where the data is, so that D cannot keep
+    pushing G around the equilibrium; with it the non-saturating GAN converges where it would oscillate."""
+    x = real.detach().requires_grad_(True)
+    out = D(x, y) if y is not None else D(x)
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return 0.5 * gamma * grad.reshape(x.shape[0], -1).pow(2).sum(dim=1).mean()
 
 
 def instance_noise_std(step: int, total_steps: int, initial_std: float) -> float:

@@ -26,11 +26,9 @@ from .data import Dataset, load_dataset
 from .errors import ConfigError, GankitError
 from .losses import Loss, get_loss
 from .models import build_models
-from .regularizers import add_instance_noise, ema_update, gradient_penalty, instance_noise_std
+from .regularizers import add_instance_noise, ema_update, gradient_penalty, instance_noise_std, r1_penalty
 from .stats import JsonlWriter, Stats, all_finite, read_jsonl
 
-TOY_Z_DIM = 32
-IMAGE_Z_DIM = 100
 
 
 class TrainingDiverged(GankitError):
@@ -64,16 +62,12 @@ def load_training_data(cfg: TrainConfig) -> Dataset:
     return data
 
 
-def z_dim_for(cfg: TrainConfig, data_shape: tuple[int, ...]) -> int:
-    if cfg.z_dim is not None:
-        return cfg.z_dim
-    return IMAGE_Z_DIM if len(data_shape) == 3 else TOY_Z_DIM
-
-
 def build_networks(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> tuple[nn.Module, nn.Module]:
     """G and D exactly as the config describes; `gankit.load` rebuilds G from a checkpoint the same way."""
-    return build_models(cfg.model, data_shape=tuple(data_shape), z_dim=z_dim_for(cfg, data_shape),
-                        num_classes=num_classes if cfg.conditional else 0, cond_d=cfg.cond_d, width=cfg.width)
+    cfg = cfg.resolved()
+    return build_models(cfg.model, data_shape=tuple(data_shape), z_dim=cfg.z_dim,
+                        num_classes=num_classes if cfg.conditional else 0, cond_d=cfg.cond_d, width=cfg.width,
+                        d_width=cfg.d_width)
 
 
 def sample_prior(prior: str, n: int, z_dim: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -183,7 +177,7 @@ def init_state(cfg: TrainConfig, data: Dataset, device: torch.device) -> TrainSt
     torch.manual_seed(cfg.seed)  # weight initialisation draws from the global generator
     G, D = build_networks(cfg, data.sample_shape, data.num_classes)
     G, D = G.to(device), D.to(device)
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema is not None else None
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema else None
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     return TrainState(G, D, G_ema, make_optimizer(G.parameters(), cfg.lr_g, cfg),
                       make_optimizer(D.parameters(), cfg.lr_d, cfg), gen, tuple(data.sample_shape),
@@ -199,6 +193,7 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     """
     from .viz import save_grid  # imported late: matplotlib is slow to import and only snapshots need it
 
+    cfg = cfg.resolved()  # a no-op for a resumed run, whose config.json is already resolved
     out = Path(cfg.out)
     device = resolve_device(cfg.device)
     data = load_training_data(cfg)
@@ -269,6 +264,10 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
                     gp = gradient_penalty(D, real_in, fake_in, y, weight=cfg.gp_weight, generator=gen)
                     stats.add("Loss/GP", gp)
                     loss_D = loss_D + gp
+                if cfg.r1 > 0:
+                    r1 = r1_penalty(D, real_in, y, gamma=cfg.r1)
+                    stats.add("Loss/R1", r1)
+                    loss_D = loss_D + r1
                 opt_D.zero_grad(set_to_none=True)
                 loss_D.backward()
                 gnorm_D = _clip(D, cfg.grad_clip)

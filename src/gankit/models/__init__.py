@@ -26,8 +26,10 @@ MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
 def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_classes: int = 0,
-                 cond_d: str = "projection", width: int | None = None) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for `name`; num_classes > 0 makes both class-conditional."""
+                 cond_d: str = "projection", width: int | None = None,
+                 d_width: int | None = None) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for `name`; num_classes > 0 makes both class-conditional. `width` sets G's base width and D's
+    too unless `d_width` is given; None means the model's own default."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     make_g, make_d, takes_vectors = _REGISTRY[name]
@@ -42,8 +44,9 @@ def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_clas
                           "(toy data: use --model mlp)")
     if z_dim <= 0 or num_classes < 0:
         raise ConfigError(f"z_dim must be > 0 and num_classes >= 0, got {z_dim}, {num_classes}")
-    if width is not None and width <= 0:
-        raise ConfigError(f"width must be > 0, got {width}")
+    for label, value in (("width", width), ("d_width", d_width)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{label} must be > 0, got {value}")
     G = make_g(data_shape, z_dim, num_classes, width)
-    D = make_d(data_shape, num_classes, cond_d, width)
+    D = make_d(data_shape, num_classes, cond_d, d_width if d_width is not None else width)
     return G, D

@@ -1,0 +1,63 @@
+"""Default recipes: the values a run takes for the knobs its config leaves unset (None).
+
+No single set of hyperparameters trains every GAN: a 2-D toy wants a wide MLP, large batches and a small learning
+rate; MNIST wants the DCGAN defaults (Adam 2e-4, betas 0.5/0.999, batch 64); WGAN-GP wants k = 5 critic steps and
+beta2 = 0.9 (Gulrajani et al. 2017). A recipe is chosen from the data family, the model and the loss, and
+`resolve` writes the chosen values into the config, so a run's `config.json` always holds every number it used.
+Anything set explicitly (a flag, a config file, a keyword) wins over the recipe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import RECIPE_FIELDS, TrainConfig
+from .data import is_toy
+
+IMAGE_Z_DIM = 100  # DCGAN's and the seeds' latent size
+TOY_Z_DIM = 32
+
+# Images with the DCGAN defaults of Radford et al. 2016. The generator is twice as wide as the discriminator
+# (d_width = width / 2): on MNIST a D of G's width wins too easily (D(x) ~ 0.86 vs D(G(z)) ~ 0.14 throughout,
+# blotchy digits), and halving D gives recognisable digits in the same time (see BENCHMARKS.md).
+_IMAGE: dict[str, Any] = {"steps": 2000, "batch_size": 64, "d_steps": 1, "lr_g": 2e-4, "lr_d": 2e-4,
+                          "beta2": 0.999, "ema": 0.999, "r1": 0.0, "z_dim": IMAGE_Z_DIM}
+_IMAGE_WIDTH = {"dcgan": (64, 32)}  # model -> (G width, D width); other models use their own defaults
+
+# 2-D toys: wide MLPs, large batches, and R1 (Mescheder et al. 2018) so that the non-saturating GAN covers
+# every mode of ring8 and grid25 instead of hopping between them.
+_TOY: dict[str, Any] = {"steps": 3000, "batch_size": 256, "d_steps": 1, "lr_g": 1e-4, "lr_d": 1e-4,
+                        "beta2": 0.9, "ema": 0.0, "r1": 0.1, "z_dim": TOY_Z_DIM, "width": 256}
+
+# WGAN-GP as Gulrajani et al. trained it: five critic steps per generator step, Adam 1e-4 with beta2 0.9.
+_WGAN_GP: dict[str, Any] = {"d_steps": 5, "lr_g": 1e-4, "lr_d": 1e-4, "beta2": 0.9, "r1": 0.0}
+
+
+def recipe(dataset: str, model: str, loss: str) -> dict[str, Any]:
+    """The default values of RECIPE_FIELDS for this data, model and loss."""
+    toy = is_toy(dataset)
+    values = dict(_TOY if toy else _IMAGE)
+    if not toy and model in _IMAGE_WIDTH:
+        values["width"], values["d_width"] = _IMAGE_WIDTH[model]
+    if loss == "wgan-gp":
+        values.update(_WGAN_GP)
+    if "width" in values:
+        values.setdefault("d_width", values["width"])
+    return values
+
+
+def resolve(cfg: TrainConfig) -> TrainConfig:
+    """`cfg` with every unset recipe field filled in; fields left None after this mean "the model's default"."""
+    values = recipe(cfg.dataset, cfg.model, cfg.loss)
+    if cfg.width is not None:  # an explicit --width sizes both networks unless --d-width says otherwise
+        values["d_width"] = cfg.width
+    changes = {name: values.get(name) for name in RECIPE_FIELDS if getattr(cfg, name) is None}
+    return cfg.replace(**changes)
+
+
+def describe() -> str:
+    """The recipes in words, for `gankit train --help`."""
+    def fmt(d: dict[str, Any]) -> str:
+        return ", ".join(f"{k}={v}" for k, v in d.items())
+    return (f"images: {fmt(_IMAGE)}; dcgan widths G/D {_IMAGE_WIDTH['dcgan']}. "
+            f"toys: {fmt(_TOY)}. wgan-gp: {fmt(_WGAN_GP)}.")

@@ -1,0 +1,55 @@
+"""Default recipes: unset fields are filled per data family, model and loss; explicit values always win."""
+
+import json
+
+import pytest
+
+import gankit
+from gankit.config import RECIPE_FIELDS, TrainConfig
+from gankit.recipes import recipe, resolve
+
+
+def test_image_and_toy_recipes_differ_and_fill_every_field():
+    img = resolve(TrainConfig(dataset="mnist5k", model="dcgan"))
+    toy = resolve(TrainConfig(dataset="ring8", model="mlp"))
+    for cfg in (img, toy):
+        for name in RECIPE_FIELDS:
+            if name != "d_width" or cfg.width is not None:
+                assert getattr(cfg, name) is not None, name
+    assert (img.lr_g, img.beta2, img.batch_size, img.z_dim) == (2e-4, 0.999, 64, 100)  # DCGAN defaults
+    assert toy.batch_size > img.batch_size and toy.z_dim != img.z_dim
+    assert img.width == 64 and img.d_width == 32
+
+
+def test_wgan_gp_recipe_uses_five_critic_steps():
+    cfg = resolve(TrainConfig(dataset="mnist5k", loss="wgan-gp"))
+    assert cfg.d_steps == 5 and cfg.beta2 == 0.9 and cfg.lr_d == 1e-4
+    assert recipe("ring8", "mlp", "wgan-gp")["d_steps"] == 5
+
+
+def test_explicit_values_win_and_width_sizes_both_networks():
+    cfg = resolve(TrainConfig(dataset="mnist5k", steps=7, lr_d=1e-3, ema=0.0, width=8))
+    assert (cfg.steps, cfg.lr_d, cfg.ema, cfg.width, cfg.d_width) == (7, 1e-3, 0.0, 8, 8)
+    assert cfg.lr_g == 2e-4  # the unset one still comes from the recipe
+    assert resolve(TrainConfig(width=8, d_width=4)).d_width == 4
+    assert resolve(cfg) == cfg  # idempotent: a resumed run's config is already resolved
+
+
+def test_classic_keeps_its_own_width():
+    cfg = resolve(TrainConfig(dataset="mnist5k", model="classic"))
+    assert cfg.width is None and cfg.d_width is None
+
+
+def test_run_config_json_holds_resolved_values(tmp_path):
+    out = tmp_path / "run"
+    gankit.train(TrainConfig(dataset="ring8", model="mlp", steps=3, width=16, out=str(out), progress=False))
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["batch_size"] == recipe("ring8", "mlp", "nonsaturating")["batch_size"]
+    assert saved["steps"] == 3 and saved["width"] == 16 and saved["d_width"] == 16
+    assert all(saved[k] is not None for k in ("lr_g", "lr_d", "beta2", "ema", "r1", "z_dim", "d_steps"))
+
+
+@pytest.mark.parametrize("bad", [{"ema": 1.0}, {"r1": -1.0}, {"d_width": 0}, {"z_dim": 0}])
+def test_bad_recipe_fields_are_refused(bad):
+    with pytest.raises(gankit.ConfigError, match=next(iter(bad))):
+        TrainConfig(**bad)
