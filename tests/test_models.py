@@ -67,7 +67,7 @@ def test_classic_layer_sequence():
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_conditioning_matters(name):
     torch.manual_seed(0)
-    G, D = build_models(name, data_shape=(1, 28, 28), z_dim=8, num_classes=10)
+    G, D = build_models(name, data_shape=(1, 28, 28), z_dim=8, num_classes=10, cond_d="projection")
     G.eval()
     D.eval()
     z = torch.randn(2, 8).repeat(1, 1)
@@ -77,6 +77,22 @@ def test_conditioning_matters(name):
     with torch.no_grad():
         D.proj_embed.weight.normal_()
     assert not torch.allclose(D(x, torch.tensor([1, 1])), D(x, torch.tensor([7, 7])))
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_conditional_d_starts_unsaturated(name):
+    """A projection D must start near the unconditional one's scale: an N(0, 1) class embedding times sum-pooled
+    features gave initial logits of ~30, a saturated D and one image per class."""
+    torch.manual_seed(0)
+    shape = (2,) if name == "mlp" else (1, 28, 28)
+    _, D_cond = build_models(name, data_shape=shape, z_dim=8, num_classes=10, cond_d="projection")
+    torch.manual_seed(0)
+    _, D_plain = build_models(name, data_shape=shape, z_dim=8)
+    x = torch.rand(64, *shape) * 2 - 1
+    y = torch.arange(64) % 10
+    with torch.no_grad():
+        cond, plain = D_cond(x, y), D_plain(x)
+    assert cond.abs().mean() < 3 * plain.abs().mean() + 0.5
 
 
 def test_errors():

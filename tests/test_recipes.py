@@ -16,7 +16,7 @@ def test_image_and_toy_recipes_differ_and_fill_every_field():
         for name in RECIPE_FIELDS:
             if name != "d_width" or cfg.width is not None:
                 assert getattr(cfg, name) is not None, name
-    assert (img.lr_g, img.beta2, img.batch_size, img.z_dim) == (2e-4, 0.999, 64, 100)  # DCGAN defaults
+    assert (img.lr_g, img.beta1, img.beta2, img.z_dim) == (2e-4, 0.5, 0.999, 100)  # the DCGAN optimiser
     assert toy.batch_size > img.batch_size and toy.z_dim != img.z_dim
     assert img.width == 64 and img.d_width == 32
 
@@ -47,6 +47,7 @@ def test_run_config_json_holds_resolved_values(tmp_path):
     assert saved["batch_size"] == recipe("ring8", "mlp", "nonsaturating")["batch_size"]
     assert saved["steps"] == 3 and saved["width"] == 16 and saved["d_width"] == 16
     assert all(saved[k] is not None for k in ("lr_g", "lr_d", "beta2", "ema", "r1", "z_dim", "d_steps"))
+    assert saved["ema"] == 0.0 and not gankit.load(out).uses_ema  # toys: no EMA copy; sampling uses G itself
 
 
 @pytest.mark.parametrize("bad", [{"ema": 1.0}, {"r1": -1.0}, {"d_width": 0}, {"z_dim": 0}])

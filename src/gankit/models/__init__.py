@@ -26,7 +26,7 @@ MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
 def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_classes: int = 0,
-                 cond_d: str = "projection", width: int | None = None,
+                 cond_d: str = "concat", width: int | None = None,
                  d_width: int | None = None) -> tuple[nn.Module, nn.Module]:
     """(G, D) for `name`; num_classes > 0 makes both class-conditional. `width` sets G's base width and D's
     too unless `d_width` is given; None means the model's own default."""

@@ -55,8 +55,14 @@ class DiscriminatorBase(nn.Module):
         self.cond_d = cond_d if num_classes else None
 
     def make_projection(self, feature_dim: int) -> None:
-        """Projection discriminator (Miyato & Koyama 2018): logit += <embed(y), phi(x)>."""
+        """Projection discriminator (Miyato & Koyama 2018): logit += <embed(y), phi(x)>.
+
+        The embedding starts at N(0, 0.02), the scale of the DCGAN init of the unconditional head: with the
+        N(0, 1) default (Miyato & Koyama tame it with spectral norm) the projection of sum-pooled features
+        starts at logits of ~30, D saturates, and the generator collapses to one image per class."""
         self.proj_embed = nn.Embedding(self.num_classes, feature_dim) if self.cond_d == "projection" else None
+        if self.proj_embed is not None:
+            nn.init.normal_(self.proj_embed.weight, 0.0, 0.02)
 
     def project(self, logits: Tensor, features: Tensor, y: Tensor | None) -> Tensor:
         if getattr(self, "proj_embed", None) is None:

@@ -38,7 +38,7 @@ class ClassicGenerator(GeneratorBase):
 
 
 class ClassicDiscriminator(DiscriminatorBase):
-    def __init__(self, data_shape: tuple[int, int, int], num_classes: int = 0, cond_d: str = "projection",
+    def __init__(self, data_shape: tuple[int, int, int], num_classes: int = 0, cond_d: str = "concat",
                  width: int | None = None):
         super().__init__("classic", data_shape, num_classes, cond_d)
         c, h, w = data_shape

@@ -43,7 +43,7 @@ class DCGANGenerator(GeneratorBase):
 
 
 class DCGANDiscriminator(DiscriminatorBase):
-    def __init__(self, data_shape: tuple[int, int, int], num_classes: int = 0, cond_d: str = "projection",
+    def __init__(self, data_shape: tuple[int, int, int], num_classes: int = 0, cond_d: str = "concat",
                  width: int | None = None):
         super().__init__("dcgan", data_shape, num_classes, cond_d)
         c, size, _ = data_shape

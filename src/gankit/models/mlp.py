@@ -39,7 +39,7 @@ class MLPGenerator(GeneratorBase):
 
 
 class MLPDiscriminator(DiscriminatorBase):
-    def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, cond_d: str = "projection",
+    def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, cond_d: str = "concat",
                  width: int | None = None):
         super().__init__("mlp", data_shape, num_classes, cond_d)
         d = math.prod(data_shape)
