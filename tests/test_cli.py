@@ -1,20 +1,12 @@
 """The command line end to end, on tiny settings, through `python -m gankit` as a user would run it."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import gk
 from PIL import Image
-
-
-def gk(*args, check=True):
-    r = subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], capture_output=True, text=True)
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +21,7 @@ def cond_run(tmp_path_factory):
 
 def test_help_for_every_verb():
     top = gk("--help").stdout
-    for verb in ("train", "sample", "interpolate", "info"):
+    for verb in ("train", "sample", "interpolate", "info", "evaluate", "train-classifier"):
         assert verb in top
         assert "usage" in gk(verb, "--help").stdout
     train_help = gk("train", "--help").stdout

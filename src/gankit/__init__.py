@@ -4,6 +4,7 @@
     result = gankit.train(gankit.TrainConfig(dataset="mnist5k", model="dcgan", steps=1500, out="runs/demo"))
     G = gankit.load("runs/demo")
     images = G.sample(16)              # [16, 1, 28, 28] in [-1, 1]
+    scores = gankit.evaluate("runs/demo")   # FID, KID, precision/recall, ... with their protocol
 """
 
 from .config import TrainConfig
@@ -11,7 +12,7 @@ from .errors import CheckpointError, ConfigError, DataError, GankitError
 
 __version__ = "0.1.0"
 
-__all__ = ["TrainConfig", "train", "resume", "load", "Generator", "GankitError", "ConfigError", "DataError",
+__all__ = ["TrainConfig", "train", "resume", "load", "Generator", "evaluate", "evaluate_real", "GankitError", "ConfigError", "DataError",
            "CheckpointError", "__version__"]
 
 
@@ -24,5 +25,9 @@ def __getattr__(name: str):  # heavy modules (torch models, matplotlib) load on 
         from . import api
 
         return getattr(api, name)
+    if name in ("evaluate", "evaluate_real"):
+        from .evaluation import evaluate as _evaluate
+
+        return _evaluate.evaluate_run if name == "evaluate" else _evaluate.evaluate_real
     raise AttributeError(f"module 'gankit' has no attribute {name!r}")
 

@@ -311,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(sub)
     _add_interpolate(sub)
     _add_info(sub)
+    from .evaluation.commands import add_parsers as add_evaluation_parsers
+
+    add_evaluation_parsers(sub)
     return parser
 
 

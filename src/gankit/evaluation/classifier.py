@@ -1,0 +1,181 @@
+"""The domain classifiers: small CNNs for MNIST and Fashion-MNIST whose penultimate layer is gankit's feature
+space for FID, KID, precision/recall and density/coverage, and whose softmax gives the Inception-Score analogue
+and the class histogram.
+
+Inception-v3 features need weights that cannot be downloaded offline and say little about 28x28 grey digits, so
+gankit ships its own feature networks, trained by `gankit train-classifier` on the full training sets. A score is
+only comparable with another computed by the same network, so every score's protocol names the network file's
+SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import checkpoint as ckpt
+from ..errors import CheckpointError, ConfigError
+
+CLASSIFIER_DATASETS = ("mnist", "fashion-mnist")
+FEATURE_DIM = 128
+_ASSET_DIR = "assets/classifiers"
+
+
+class DomainClassifier(nn.Module):
+    """conv 3x3 32 -> pool -> conv 3x3 64 -> pool -> FC 128 (the features) -> FC num_classes.
+
+    Input: images [N, 1, 28, 28] in [-1, 1], gankit's data range. About 420k weights (1.7 MB in float32)."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(True), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True), nn.MaxPool2d(2),
+        )
+        self.fc = nn.Sequential(nn.Linear(64 * 7 * 7, FEATURE_DIM), nn.ReLU(True))
+        self.drop = nn.Dropout(0.3)
+        self.head = nn.Linear(FEATURE_DIM, num_classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate activations.  # [N, FEATURE_DIM]"""
+        return self.fc(self.conv(x).flatten(1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.drop(self.features(x)))  # logits [N, num_classes]
+
+
+@dataclass(frozen=True)
+class FeatureNet:
+    """A loaded domain classifier with what a score's protocol must record about it."""
+
+    model: DomainClassifier
+    dataset: str
+    path: Path
+    sha256: str
+    test_accuracy: float | None
+
+    @torch.no_grad()
+    def embed(self, images: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
+        """(features [N, FEATURE_DIM], class probabilities [N, K]) for images [N, 1, 28, 28] in [-1, 1]."""
+        check_images(images)
+        self.model.eval()
+        feats, probs = [], []
+        for chunk in images.split(batch_size):
+            f = self.model.features(chunk.float())
+            feats.append(f)
+            probs.append(F.softmax(self.model.head(f), dim=1))
+        return torch.cat(feats), torch.cat(probs)
+
+    def protocol(self) -> dict[str, Any]:
+        return {"feature_net": f"gankit DomainClassifier ({self.dataset})", "feature_net_file": self.path.name,
+                "feature_net_sha256": self.sha256, "feature_dim": FEATURE_DIM,
+                "feature_net_test_accuracy": self.test_accuracy}
+
+
+def check_images(images: Tensor) -> None:
+    if images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+        raise ConfigError(f"the domain classifiers take grey 28x28 images [N, 1, 28, 28]; got shape "
+                          f"{tuple(images.shape)} (train at --image-size 28 --channels 1 to evaluate in this space)")
+
+
+def shipped_path(dataset: str) -> Path:
+    """The feature network shipped in the package for `dataset`."""
+    if dataset not in CLASSIFIER_DATASETS:
+        raise ConfigError(f"no shipped domain classifier for {dataset!r}; there are: {', '.join(CLASSIFIER_DATASETS)}")
+    return Path(str(resources.files("gankit").joinpath(f"{_ASSET_DIR}/{dataset}.safetensors")))
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_classifier(dataset: str = "mnist", path: str | Path | None = None) -> FeatureNet:
+    """The shipped classifier for `dataset` (mnist5k uses MNIST's), or the one stored at `path`."""
+    if dataset == "mnist5k":
+        dataset = "mnist"
+    file = Path(path) if path is not None else shipped_path(dataset)
+    if not file.is_file():
+        raise CheckpointError(f"{file}: no domain classifier there (train one with `gankit train-classifier "
+                              f"--dataset {dataset} --out {file}`)")
+    tensors, meta = ckpt.load(file)
+    info = meta.get("classifier")
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{file}: not a gankit domain classifier (no 'classifier' metadata)")
+    model = DomainClassifier(int(info.get("num_classes", 10)))
+    ckpt.unpack_module("model", model, tensors, file)
+    acc = info.get("test_accuracy")
+    return FeatureNet(model.eval(), str(info.get("dataset", dataset)), file, file_sha256(file),
+                      float(acc) if acc is not None else None)
+
+
+def _shift(x: Tensor, gen: torch.Generator, max_shift: int = 2) -> Tensor:
+    """Random translation by up to `max_shift` pixels (zero padding = background -1): cheap augmentation."""
+    n = x.shape[0]
+    padded = F.pad(x, (max_shift,) * 4, value=-1.0)
+    dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen)
+    dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen)
+    size = x.shape[-1]
+    rows = (dy[:, None] + torch.arange(size)[None, :])  # [N, H]
+    cols = (dx[:, None] + torch.arange(size)[None, :])  # [N, W]
+    idx_n = torch.arange(n)[:, None, None]
+    return padded[idx_n, 0, rows[:, :, None], cols[:, None, :]][:, None]  # [N, 1, H, W]
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> float:
+    model.eval()
+    correct = 0
+    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+        correct += int((model(xb).argmax(1) == yb).sum())
+    return correct / len(y)
+
+
+def train_classifier(x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, *, epochs: int = 6,
+                     batch_size: int = 128, lr: float = 2e-3, seed: int = 0, augment: bool = True,
+                     log: Callable[[str], Any] | None = print) -> tuple[DomainClassifier, float]:
+    """Train a DomainClassifier (Adam, one-cycle cosine schedule, random shifts); returns it and its test
+    accuracy. Deterministic given `seed` on CPU."""
+    if len(x) != len(y) or len(x) == 0:
+        raise ConfigError(f"classifier training data: {len(x)} images and {len(y)} labels")
+    check_images(x)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    num_classes = int(y.max()) + 1
+    model = DomainClassifier(num_classes)
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        perm = torch.randperm(len(x), generator=gen)
+        for i in range(steps_per_epoch):
+            idx = perm[i * batch_size:(i + 1) * batch_size]
+            xb = _shift(x[idx], gen) if augment else x[idx]
+            loss = F.cross_entropy(model(xb), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        acc = accuracy(model, x_test, y_test)
+        if log is not None:
+            log(f"epoch {epoch + 1}/{epochs}: test accuracy {acc:.4f} ({time.perf_counter() - t0:.0f} s)")
+    return model.eval(), acc
+
+
+def save_classifier(model: DomainClassifier, path: str | Path, *, dataset: str, test_accuracy: float,
+                    **extra: Any) -> Path:
+    meta = {"classifier": {"dataset": dataset, "num_classes": model.num_classes, "feature_dim": FEATURE_DIM,
+                           "test_accuracy": round(test_accuracy, 6), **extra}}
+    return ckpt.save(path, ckpt.pack_module("model", model), meta)
