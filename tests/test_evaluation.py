@@ -170,3 +170,33 @@ def test_evaluate_real_cli(shared_data, tmp_path):
     s = json.loads(js.read_text())
     assert s["fid"] < 10 and s["precision"] > 0.8 and s["recall"] > 0.8 and s["classes_present"] == 10
     assert s["protocol"]["reference"] == "mnist train split" and s["protocol"]["n_real_stats"] == 60000
+
+
+def _rows(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_eval_every_logs_a_learning_curve_without_changing_training(tmp_path):
+    base = dict(dataset="ring8", model="mlp", steps=30, width=16, batch_size=64, log_every=10, progress=False)
+    gankit.train(gankit.TrainConfig(**base, out=str(tmp_path / "plain")))
+    gankit.train(gankit.TrainConfig(**base, eval_every=15, eval_n=500, out=str(tmp_path / "eval")))
+    rows = _rows(tmp_path / "eval")
+    scored = [r["step"] for r in rows if "Eval/modes" in r]
+    assert scored == [15, 30] and all(0 <= r["Eval/hq"] <= 1 for r in rows if "Eval/hq" in r)
+    a = gankit.load(tmp_path / "plain").net.state_dict()
+    b = gankit.load(tmp_path / "eval").net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the evaluator draws from its own RNG
+
+
+def test_eval_every_on_images_logs_fid(tmp_path):
+    out = tmp_path / "img"
+    gankit.train(gankit.TrainConfig(steps=4, batch_size=16, width=8, eval_every=2, eval_n=200, log_every=100,
+                                    out=str(out), progress=False))
+    rows = [r for r in _rows(out) if "Eval/FID" in r]
+    assert [r["step"] for r in rows] == [2, 4] and all(r["Eval/FID"] > 0 and "Eval/KID" in r for r in rows)
+
+
+def test_eval_every_refuses_data_without_a_metric(tmp_path):
+    with pytest.raises(ConfigError, match="eval-every"):
+        gankit.train(gankit.TrainConfig(dataset="swissroll", model="mlp", steps=2, eval_every=1,
+                                        out=str(tmp_path / "s"), progress=False))

@@ -107,6 +107,9 @@ def _add_train(sub: Any) -> None:
                    "flags override it")
     g.add_argument("--log-every", type=int, help=f"steps per metrics.jsonl line {_d('log_every')}")
     g.add_argument("--sample-every", type=int, help=f"steps per sample grid {_d('sample_every')}")
+    g.add_argument("--eval-every", type=int, help="steps between scores logged to metrics.jsonl: FID/KID for "
+                   "MNIST-family images, modes/hq for ring8 and grid25, JSD for gaussian1d (default: 0, off)")
+    g.add_argument("--eval-n", type=int, help=f"generated samples per in-training score {_d('eval_n')}")
     g.add_argument("--ckpt-every", type=int, help=f"steps per checkpoint {_d('ckpt_every')}")
     g.add_argument("--keep-ckpts", type=int, help=f"checkpoints kept {_d('keep_ckpts')}")
     g.add_argument("--n-samples", type=int, help=f"images in each sample grid {_d('n_samples')}")

@@ -77,6 +77,8 @@ class TrainConfig:
     seed: int = 0
     out: str = "runs/gankit"
     log_every: int = 50
+    eval_every: int = 0  # steps between in-training scores (FID/KID, or modes / JSD for toys); 0: off
+    eval_n: int = 2000  # generated samples per in-training score
     sample_every: int = 200
     ckpt_every: int = 500
     keep_ckpts: int = 2  # how many checkpoints to keep (the newest); the final one is always kept
@@ -116,6 +118,10 @@ class TrainConfig:
             raise ConfigError(f"config key 'instance_noise' must be >= 0, got {self.instance_noise!r}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ConfigError(f"config key 'grad_clip' must be > 0 or null, got {self.grad_clip!r}")
+        if self.eval_every < 0:
+            raise ConfigError(f"config key 'eval_every' must be >= 0 (0: off), got {self.eval_every!r}")
+        if self.eval_n < 2:
+            raise ConfigError(f"config key 'eval_n' must be >= 2, got {self.eval_n!r}")
         if self.r1 is not None and self.r1 < 0:
             raise ConfigError(f"config key 'r1' must be >= 0, got {self.r1!r}")
         if self.gp_weight < 0:

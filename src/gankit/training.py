@@ -199,6 +199,11 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     data = load_training_data(cfg)
     loss: Loss = get_loss(cfg.loss, label_smoothing=cfg.label_smoothing, lsgan_abc=tuple(cfg.lsgan_abc))
     state = init_state(cfg, data, device)
+    evaluator, last_eval = None, {}  # built before the run dir, so a refusal leaves nothing behind
+    if cfg.eval_every:
+        from .evaluation.during import TrainingEvaluator
+
+        evaluator = TrainingEvaluator(cfg, data)
     G, D, G_ema, opt_G, opt_D, gen = state.G, state.D, state.G_ema, state.opt_G, state.opt_D, state.gen
     z_dim = G.z_dim
     conditional = cfg.conditional
@@ -300,7 +305,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
             steps_interval += 1
             pbar.update(1)
             is_ckpt = step % cfg.ckpt_every == 0 or step == cfg.steps
-            if step % cfg.log_every == 0 or is_ckpt:
+            is_eval = evaluator is not None and (step % cfg.eval_every == 0 or step == cfg.steps)
+            if step % cfg.log_every == 0 or is_ckpt or is_eval:
                 now = time.perf_counter()
                 row = {"step": step, "epoch": step * cfg.d_steps // sampler.per_epoch,
                        "time_s": round(elapsed_before + now - t_start, 3), **stats.reduce(),
@@ -314,9 +320,13 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
                     raise TrainingDiverged(
                         f"non-finite values at step {step} ({bad}); training stopped and {keep}. Try a lower "
                         "learning rate, --grad-clip, or a more stable loss (nonsaturating, hinge, wgan-gp)")
+                if is_eval:  # scored by the sampling generator; its own RNG, so training is unchanged
+                    last_eval = evaluator(G_ema if G_ema is not None else G, step)
+                    row.update(last_eval)
+                    t_interval = time.perf_counter()  # evaluation time does not count against it/s
                 log.write(row)
                 last_row = row
-                pbar.set_postfix_str(_postfix(row), refresh=False)
+                pbar.set_postfix_str(_postfix({**last_eval, **row}), refresh=False)
 
             # --- snapshot: sample grid from the fixed noise, then a complete checkpoint
             if step % cfg.sample_every == 0 or step == cfg.steps:
@@ -371,6 +381,7 @@ def _postfix(row: dict[str, Any]) -> str:
     parts = [f"D={row['Loss/D']:.3f}", f"G={row['Loss/G']:.3f}"]
     if "D/real" in row:
         parts += [f"D(x)={row['D/real']:.2f}", f"D(G(z))={row['D/fake']:.2f}"]
+    parts += [f"{k[5:]}={v:.3g}" for k, v in row.items() if k.startswith("Eval/") and k != "Eval/KID"]
     return " ".join(parts)
 
 
