@@ -200,3 +200,44 @@ def test_eval_every_refuses_data_without_a_metric(tmp_path):
     with pytest.raises(ConfigError, match="eval-every"):
         gankit.train(gankit.TrainConfig(dataset="swissroll", model="mlp", steps=2, eval_every=1,
                                         out=str(tmp_path / "s"), progress=False))
+
+
+def test_memorisation_known_answers(mnist5k):
+    from gankit.evaluation.memorisation import memorisation_scores, nearest_distances
+
+    x = mnist5k.x[torch.randperm(5000, generator=torch.Generator().manual_seed(0))]
+    train, test, new = x[:3000], x[3000:4000], x[4000:]
+    q = new[:50]
+    assert torch.allclose(nearest_distances(q, train), torch.cdist(q.flatten(1).double(),
+                                                                   train.flatten(1).double()).min(1).values)
+    copies = memorisation_scores(train[:500], test, train)  # a generator that replays its training data
+    assert copies["copy_fraction"] == 1.0 and copies["gen_to_train_median"] == pytest.approx(0, abs=1e-5)
+    fresh = memorisation_scores(new, test, train)  # new real digits: as far from the training set as test ones
+    assert fresh["copy_fraction"] < 0.05 and 0.9 < fresh["median_ratio"] < 1.1
+
+
+class _Oracle:
+    """A stand-in conditional generator that returns real digits of the asked class (or of a wrong one)."""
+
+    num_classes = 10
+
+    def __init__(self, data, wrong=False):
+        self.data, self.wrong = data, wrong
+
+    def sample(self, n, labels=None, seed=None):
+        asked = (labels + 3) % 10 if self.wrong else labels
+        pools = [self.data.x[self.data.y == k] for k in range(10)]
+        return torch.stack([pools[int(k)][i % len(pools[int(k)])] for i, k in enumerate(asked)])
+
+
+def test_classification_accuracy_score_known_answers(mnist5k):
+    from gankit.evaluation.cas import classification_accuracy_score
+
+    perm = torch.randperm(5000, generator=torch.Generator().manual_seed(0))
+    train = type("D", (), {"x": mnist5k.x[perm[:3000]], "y": mnist5k.y[perm[:3000]]})
+    test_x, test_y = mnist5k.x[perm[3000:4000]], mnist5k.y[perm[3000:4000]]
+    good = classification_accuracy_score(_Oracle(train), test_x, test_y, n=2000, epochs=2)["cas"]
+    bad = classification_accuracy_score(_Oracle(train, wrong=True), test_x, test_y, n=2000, epochs=2)["cas"]
+    assert good > 0.85 and bad < 0.05  # right digits train a classifier; mislabelled ones train it wrongly
+    with pytest.raises(ConfigError, match="conditional"):
+        classification_accuracy_score(type("U", (), {"num_classes": 0})(), test_x, test_y)
