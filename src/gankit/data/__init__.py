@@ -16,17 +16,18 @@ from ..errors import ConfigError
 from .base import Dataset
 from .folder import load_folder
 from .mnist import CLASS_NAMES, load_idx_dataset, load_mnist5k
+from .stacked import load_stacked_mnist
 from .toy import TOY_MODES, TOY_NAMES, TOY_OPTIONS, gaussian1d_params, is_toy, make_toy
 from .transforms import check_image_args, prepare_images
 
 __all__ = ["DATASET_NAMES", "Dataset", "TOY_MODES", "TOY_OPTIONS", "gaussian1d_params", "is_toy", "load_dataset"]
 
-IMAGE_NAMES: tuple[str, ...] = ("mnist5k", "mnist", "fashion-mnist")
+IMAGE_NAMES: tuple[str, ...] = ("mnist5k", "mnist", "fashion-mnist", "stacked-mnist")
 DATASET_NAMES: tuple[str, ...] = IMAGE_NAMES + TOY_NAMES
 FOLDER_PREFIX = "folder:"
 SPLITS = ("train", "test")
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "mnist_5k": "mnist5k",
-            "mnist-5k": "mnist5k"}
+            "mnist-5k": "mnist5k", "stacked_mnist": "stacked-mnist", "stackedmnist": "stacked-mnist"}
 
 
 def _canonical(name: str) -> str:
@@ -52,8 +53,9 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike
     split: "train" or "test" (toys draw the test split from a separate seed stream; mnist5k has no test split).
     data_dir: where MNIST/Fashion-MNIST IDX files live (else $GANKIT_DATA, else the cache, downloading if allowed).
     image_size / channels: resize to S x S and/or give 1 or 3 channels (images only; None keeps the native ones,
-        and 64 x 64 RGB for folders). n: keep at most n samples -- a seeded random subset for stored sets, the
-        generated count for toys. seed: drives toy generation and subsetting. download: None means yes unless
+        and 64 x 64 RGB for folders; stacked-mnist is 3-channel only). n: keep at most n samples -- a seeded random
+        subset for stored sets, the generated count for toys and stacked-mnist (default 128,000 train / 25,600
+        test stacks). seed: drives toy and stacked-mnist generation and subsetting. download: None means yes unless
         GANKIT_OFFLINE=1. toy_options: parameters of a toy, e.g. {"mu": 4.0, "sigma": 0.5} for gaussian1d.
     """
     if not isinstance(name, str) or not name.strip():
@@ -82,6 +84,9 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike
         raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}, or folder:PATH")
     _no_toy_options(key, toy_options)
     check_image_args(image_size, channels)
+    if key == "stacked-mnist":  # generated from MNIST: n is the number of stacks made, not a subset
+        return load_stacked_mnist(split=split, data_dir=data_dir, image_size=image_size, channels=channels, n=n,
+                                  seed=seed, download=download)
     if key == "mnist5k":
         if split != "train":
             raise ConfigError("mnist5k has only a train split; use 'mnist' (or 'fashion-mnist') for a test split")

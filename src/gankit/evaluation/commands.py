@@ -19,13 +19,15 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("run", nargs="?", help="run directory or checkpoint file (omit with --real)")
     p.add_argument("--real", action="store_true",
                    help="score the real test split against the real training split: the floor for generators")
-    p.add_argument("--dataset", help="with --real: mnist, fashion-mnist or mnist5k")
+    p.add_argument("--dataset", help="with --real: mnist, fashion-mnist, mnist5k or stacked-mnist")
     p.add_argument("--data-dir", help="folder with the MNIST/Fashion-MNIST IDX files (default: the run's, "
                    "else $GANKIT_DATA, else the cache)")
     p.add_argument("--n", type=int, help="generated samples to score (default: 10000 for images, 2500 for toys)")
     p.add_argument("--seed", type=int, default=0, help="seed for z and for KID's subsets (default: 0)")
     p.add_argument("--no-ema", action="store_true", help="score the raw G instead of its EMA copy")
     p.add_argument("--classifier", help="a domain classifier file to use instead of the shipped one")
+    p.add_argument("--cas", action="store_true", help="conditional runs: also the Classification Accuracy "
+                   "Score (train a classifier on 10,000 samples, test on the real test split; about a minute)")
     p.add_argument("--json", help="write the scores and their protocol to this JSON file")
     p.set_defaults(func=cmd_evaluate)
 
@@ -78,7 +80,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not args.run:
             raise ConfigError("evaluate needs a RUN directory (or --real --dataset NAME)")
         scores = evaluate_run(args.run, n=args.n, seed=args.seed, ema=not args.no_ema, data_dir=args.data_dir,
-                              classifier=args.classifier)
+                              classifier=args.classifier, cas=args.cas)
     print(format_scores(scores))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -4,14 +4,15 @@ Images (MNIST-family, 28x28 grey): features and class probabilities from the shi
 reference is the real training split (all of it for the Fréchet statistics, a seeded subset of the same size as
 the generated set for the k-NN metrics). `evaluate_real` puts the real test split in the generator's place: the
 floor every generator is compared with. Toys: the mode protocol of VEEGAN / PacGAN (2,500 samples) for ring8 and
-grid25, the numerical JS divergence for gaussian1d.
+grid25, the numerical JS divergence for gaussian1d. Stacked MNIST: the mode protocol of Unrolled GAN / VEEGAN /
+PacGAN (25,600 samples, each channel read by the MNIST domain classifier; modes out of 1,000 and KL to uniform).
 """
 
 from __future__ import annotations
 
 import platform
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -19,10 +20,20 @@ from .. import __version__
 from ..errors import ConfigError
 from . import metrics
 
+if TYPE_CHECKING:
+    from .classifier import FeatureNet
+
 TOY_SAMPLES = 2500  # samples per toy evaluation in Unrolled GAN / VEEGAN / PacGAN
 KNN_K_PR = 3  # Kynkäänniemi et al. 2019
 KNN_K_DC = 5  # Naeem et al. 2020
+MEMO_SAMPLES = 2000  # generated and test images in the memorisation check
 IMAGE_DATASETS = ("mnist", "mnist5k", "fashion-mnist")
+STACKED = "stacked-mnist"
+STACKED_SAMPLES = 25600  # generated samples per Stacked MNIST evaluation (Unrolled GAN; VEEGAN/PacGAN used 26,000)
+STACKED_CHUNK = 2000  # samples generated and classified at a time, to bound memory
+STACKED_METHOD = ("each channel resized to 28x28 (antialiased bilinear) if needed and classified by the MNIST domain "
+                  "classifier (argmax); mode = 100 d1 + 10 d2 + d3 of 1000; a mode counts with >= 1 sample; "
+                  "kl = KL(mode histogram || uniform over 1000) in nats")
 
 
 def _base_protocol(seed: int) -> dict[str, Any]:
@@ -69,6 +80,58 @@ def score_images(fake: torch.Tensor, real: torch.Tensor, *, dataset: str, seed: 
     return scores
 
 
+def stacked_digits(images: torch.Tensor, net: FeatureNet) -> torch.Tensor:
+    """The digit the domain classifier `net` reads in each channel of Stacked MNIST images [N, 3, H, W] in [-1, 1].
+    Channels of another size are resized to 28 x 28 first (antialiased bilinear, as the data pipeline resizes).
+    # [N, 3] int64"""
+    from ..data.transforms import resize
+
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ConfigError(f"Stacked MNIST images must be [N, 3, H, W] (one digit per channel); got {shape}")
+    n = images.shape[0]
+    grey = images.detach().float().cpu().reshape(n * 3, 1, *images.shape[2:])  # channel c of image i at 3 i + c
+    grey = resize(grey, 28)
+    _, probs = net.embed(grey)
+    return probs.argmax(1).view(n, 3)
+
+
+def stacked_modes_of_images(images: torch.Tensor, net: FeatureNet) -> dict[str, Any]:
+    """`metrics.stacked_modes` of Stacked MNIST images [N, 3, H, W] in [-1, 1], each channel read by `net` (the
+    MNIST domain classifier, `load_classifier("mnist")`)."""
+    return metrics.stacked_modes(stacked_digits(images, net))
+
+
+def _chunk_seeds(seed: int, count: int) -> list[int]:
+    """`count` seeds for consecutive sampling chunks, drawn from a generator seeded with `seed`: deterministic, and
+    unlike seed + i, evaluations with seeds s and s + 1 share no chunk."""
+    gen = torch.Generator().manual_seed(int(seed))
+    return [int(v) for v in torch.randint(0, 2**62, (count,), generator=gen)]
+
+
+def _evaluate_stacked(G: Any, *, n: int, seed: int, classifier: str | Path | None) -> dict[str, Any]:
+    from .classifier import load_classifier
+
+    if len(G.data_shape) != 3 or G.data_shape[0] != 3:
+        raise ConfigError(f"a stacked-mnist run must generate 3-channel images; this one generates {G.data_shape}")
+    net = load_classifier("mnist", classifier)
+    seeds = _chunk_seeds(seed, -(-n // STACKED_CHUNK))
+    digits = []
+    for i, chunk_seed in enumerate(seeds):
+        start = i * STACKED_CHUNK
+        k = min(STACKED_CHUNK, n - start)
+        labels = (torch.arange(start, start + k) % G.num_classes) if G.num_classes else None  # even class shares
+        digits.append(stacked_digits(G.sample(k, labels=labels, seed=chunk_seed).cpu(), net))
+    scores: dict[str, Any] = metrics.stacked_modes(torch.cat(digits))
+    scores["protocol"] = {
+        **_base_protocol(seed), **net.protocol(), "dataset": STACKED, "n_generated": n, "method": STACKED_METHOD,
+        "sampling": f"chunks of {STACKED_CHUNK}, each with its own seed drawn from torch.Generator(seed)",
+        "image_size": list(G.data_shape[1:]), "run": str(G.source), "step": G.step, "ema": G.uses_ema,
+        "conditional": bool(G.num_classes),
+    }
+    return scores
+
+
 def _reference(dataset: str, data_dir: str | None, split: str = "train") -> torch.Tensor:
     from ..data import load_dataset
 
@@ -76,14 +139,19 @@ def _reference(dataset: str, data_dir: str | None, split: str = "train") -> torc
 
 
 def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: bool = True,
-                 data_dir: str | None = None, classifier: str | Path | None = None) -> dict[str, Any]:
-    """Scores of the generator in `run` (a run directory or checkpoint) against its own data set."""
+                 data_dir: str | None = None, classifier: str | Path | None = None,
+                 cas: bool = False) -> dict[str, Any]:
+    """Scores of the generator in `run` (a run directory or checkpoint) against its own data set. Image runs
+    also get `memorisation` (None when no real test split is at hand) and, with `cas=True` for a conditional
+    run, the Classification Accuracy Score."""
     from ..api import load
-    from ..data import TOY_MODES, gaussian1d_params
+    from ..data import TOY_MODES, _canonical, gaussian1d_params
 
     G = load(run, ema=ema)
     cfg = G.config
     name = cfg.dataset
+    if _canonical(name) == STACKED:
+        return _evaluate_stacked(G, n=n or STACKED_SAMPLES, seed=seed, classifier=classifier)
     if name in TOY_MODES or name == "gaussian1d":
         n = n or TOY_SAMPLES
         x = G.sample(n, seed=seed).cpu()
@@ -100,7 +168,7 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
         return scores
     if name not in IMAGE_DATASETS:
         raise ConfigError(f"no offline metric for data set {name!r}: the feature networks cover "
-                          f"{', '.join(IMAGE_DATASETS)} (toys: ring8, grid25, gaussian1d)")
+                          f"{', '.join(IMAGE_DATASETS)} and {STACKED} (toys: ring8, grid25, gaussian1d)")
     if tuple(G.data_shape) != (1, 28, 28):
         raise ConfigError(f"the feature networks take 28x28 grey images; this run generates {G.data_shape}")
     n = n or 10000
@@ -112,15 +180,54 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
     scores = score_images(fake, real, dataset=name, seed=seed, classifier=classifier, labels=labels)
     scores["protocol"].update({"dataset": name, "reference": f"{name} train split", "run": str(G.source),
                                "step": G.step, "ema": G.uses_ema, "conditional": bool(G.num_classes)})
+    test = _test_split(name, data_dir or cfg.data_dir)
+    scores["memorisation"] = None
+    if test is not None:
+        from .memorisation import memorisation_scores
+
+        scores["memorisation"] = memorisation_scores(fake[:MEMO_SAMPLES], _subset(test.x, MEMO_SAMPLES, seed), real)
+    scores["protocol"]["memorisation"] = (
+        f"pixel L2 to the nearest training image, {MEMO_SAMPLES} generated vs {MEMO_SAMPLES} real test images"
+        if test is not None else "skipped: no real test split available (needs the MNIST-family IDX files)")
+    if cas:
+        if test is None:
+            raise ConfigError("the Classification Accuracy Score needs the real test split (--data-dir)")
+        from .cas import classification_accuracy_score
+
+        scores.update(classification_accuracy_score(G, test.x, test.y, seed=seed))
     return scores
+
+
+def _test_split(name: str, data_dir: str | None) -> Any:
+    """The real test split for memorisation and CAS (MNIST's for mnist5k), or None when it cannot be loaded."""
+    from ..data import load_dataset
+    from ..errors import DataError
+
+    try:
+        return load_dataset("mnist" if name == "mnist5k" else name, split="test", data_dir=data_dir)
+    except (DataError, ConfigError, OSError):
+        return None
 
 
 def evaluate_real(dataset: str, *, data_dir: str | None = None, seed: int = 0,
                   classifier: str | Path | None = None) -> dict[str, Any]:
     """The real test split scored against the real training split (for mnist5k, which has no test split of its
-    own: 5,000 MNIST test digits against the subset)."""
+    own: 5,000 MNIST test digits against the subset). For stacked-mnist: the modes and KL of 25,600 real stacks of
+    MNIST test digits, read by the same classifier as generated ones."""
+    if dataset == STACKED:
+        from ..data import load_dataset
+        from .classifier import load_classifier
+
+        net = load_classifier("mnist", classifier)
+        real = load_dataset(STACKED, split="test", data_dir=data_dir, n=STACKED_SAMPLES, seed=seed).x
+        scores = stacked_modes_of_images(real, net)
+        scores["protocol"] = {**_base_protocol(seed), **net.protocol(), "dataset": STACKED,
+                              "n_generated": len(real), "method": STACKED_METHOD,
+                              "generated": f"{len(real)} real stacks of MNIST test digits"}
+        return scores
     if dataset not in IMAGE_DATASETS:
-        raise ConfigError(f"--real scores image data sets: {', '.join(IMAGE_DATASETS)}; got {dataset!r}")
+        raise ConfigError(f"--real scores image data sets: {', '.join(IMAGE_DATASETS + (STACKED,))}; "
+                          f"got {dataset!r}")
     if dataset == "mnist5k":
         real, test_name = _reference("mnist5k", data_dir), "mnist test split (5,000 of it)"
         fake = _subset(_reference("mnist", data_dir, split="test"), len(real), seed)
@@ -136,12 +243,14 @@ def evaluate_real(dataset: str, *, data_dir: str | None = None, seed: int = 0,
 def format_scores(scores: dict[str, Any]) -> str:
     """A short human summary (the JSON holds everything)."""
     order = ("fid", "kid", "precision", "recall", "density", "coverage", "inception_score", "class_kl",
-             "classes_present", "label_accuracy", "modes", "hq", "jsd")
+             "classes_present", "label_accuracy", "cas", "modes", "kl", "hq", "jsd")
     parts = []
     for key in order:
         if key in scores:
             v = scores[key]
             parts.append(f"{key}={v:.4g}" if isinstance(v, float) else f"{key}={v}")
+    if scores.get("memorisation"):
+        parts.append(f"copy_fraction={scores['memorisation']['copy_fraction']:.3g}")
     proto = scores.get("protocol", {})
     where = proto.get("run") or proto.get("generated", "")
     return f"gankit: {where} vs {proto.get('reference', proto.get('dataset', ''))}: " + " ".join(parts)
