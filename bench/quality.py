@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import gankit
-from gankit.data import load_dataset
-from gankit.evaluation.cas import classification_accuracy_score
 
 VARIANTS = [("mlp", "nonsaturating", False), ("dcgan", "nonsaturating", False), ("dcgan", "lsgan", False),
             ("dcgan", "wgan-gp", False), ("dcgan", "hinge", False), ("dcgan", "nonsaturating", True)]
@@ -37,17 +35,14 @@ def run_one(dataset: str, model: str, loss: str, conditional: bool, args: argpar
     t0 = time.perf_counter()
     gankit.train(cfg)
     train_s = time.perf_counter() - t0
-    scores = gankit.evaluate(out, n=10000, seed=args.seed, data_dir=args.data_dir)
-    if conditional:
-        test = load_dataset(dataset, split="test", data_dir=args.data_dir)
-        scores.update(classification_accuracy_score(gankit.load(out), test.x, test.y, seed=args.seed))
+    scores = gankit.evaluate(out, n=10000, seed=args.seed, data_dir=args.data_dir, cas=conditional)
     resolved = cfg.resolved()
     return {"name": name, "dataset": dataset, "model": model, "loss": loss, "conditional": conditional,
             "steps": resolved.steps, "train_s": round(train_s, 1),
             "command": f"gankit train --dataset {dataset} --data-dir DATA --model {model} --loss {loss}"
                        f"{' --conditional' if conditional else ''} --seed {args.seed}"
                        f"{f' --steps {args.steps}' if args.steps else ''} --out {out}; gankit evaluate {out} "
-                       f"--seed {args.seed}", **scores}
+                       f"--seed {args.seed}{' --cas' if conditional else ''}", **scores}
 
 
 def table(rows: list[dict[str, Any]]) -> str:

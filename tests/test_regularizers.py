@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from gankit.regularizers import add_instance_noise, ema_update, gradient_penalty, instance_noise_std
+from gankit.regularizers import add_instance_noise, ema_update, gradient_penalty, instance_noise_std, r1_penalty
 
 
 class LinearD(nn.Module):
@@ -60,3 +60,18 @@ def test_ema_update_math_and_buffers():
     ema_update(a, b, decay=0.9)
     assert torch.allclose(a.weight, torch.full((3,), 0.9 * 1.0 + 0.1 * 3.0))
     assert torch.equal(a.running_mean, b.running_mean)
+
+
+def test_r1_penalty_hand_computed():
+    """D(x) = sum(x^2) has gradient 2x, so R1 = gamma/2 * mean_i 4 ||x_i||^2; and the penalty must carry
+    gradient to D's weights (it is minimised by D)."""
+    x = torch.tensor([[1.0, 2.0], [0.0, -3.0]])
+    r1 = r1_penalty(lambda v: (v * v).sum(dim=1), x, gamma=0.5)
+    assert r1.item() == pytest.approx(0.25 * (4 * 5 + 4 * 9) / 2)
+    lin = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[3.0, 4.0]]))
+    r1 = r1_penalty(lambda v: lin(v).squeeze(1), x, gamma=2.0)  # grad = w for every sample: gamma/2 * 25
+    assert r1.item() == pytest.approx(25.0)
+    r1.backward()
+    assert torch.allclose(lin.weight.grad, 2.0 * lin.weight.detach())  # d/dw (||w||^2) = 2w

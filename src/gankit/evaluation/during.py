@@ -17,12 +17,9 @@ from ..config import TrainConfig
 from ..data import TOY_MODES, Dataset, gaussian1d_params
 from ..errors import ConfigError
 from . import metrics
+from .evaluate import IMAGE_DATASETS
 
 MAX_REFERENCE = 10000
-
-
-def _canonical(name: str) -> str:
-    return "mnist" if name == "mnist5k" else name
 
 
 class TrainingEvaluator:
@@ -41,12 +38,11 @@ class TrainingEvaluator:
         elif cfg.dataset == "gaussian1d":
             self.kind = "jsd"
             self.mu, self.sigma = gaussian1d_params(cfg.toy_options or None)
-        elif data.is_image and tuple(data.sample_shape) == (1, 28, 28) and \
-                _canonical(cfg.dataset) in ("mnist", "fashion-mnist"):
+        elif tuple(data.sample_shape) == (1, 28, 28) and cfg.dataset in IMAGE_DATASETS:
             from .classifier import load_classifier
 
             self.kind = "fid"
-            self.net = load_classifier(_canonical(cfg.dataset))
+            self.net = load_classifier(cfg.dataset)  # mnist5k is scored in MNIST's feature space
             gen = torch.Generator().manual_seed(cfg.seed)
             idx = torch.randperm(len(data), generator=gen)[:MAX_REFERENCE]
             self.ref_feats, _ = self.net.embed(data.x[idx].cpu())
