@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +31,15 @@ def run_one(dataset: str, model: str, loss: str, conditional: bool, args: argpar
         kw["steps"] = args.steps
     cfg = gankit.TrainConfig(dataset=dataset, data_dir=args.data_dir, model=model, loss=loss,
                              conditional=conditional, seed=args.seed, out=str(out), progress=False, **kw)
-    t0 = time.perf_counter()
-    gankit.train(cfg)
-    train_s = time.perf_counter() - t0
-    scores = gankit.evaluate(out, n=10000, seed=args.seed, data_dir=args.data_dir, cas=conditional)
     resolved = cfg.resolved()
+    if args.reuse and (out / "checkpoints" / f"step_{resolved.steps:07d}.safetensors").exists():
+        print(f"reusing the finished run {out}", flush=True)
+    else:
+        gankit.train(cfg)
+    # the run's own clock (metrics.jsonl time_s at the last step): training only, no evaluation
+    from gankit.training import run_summary
+    train_s = run_summary(out)["last_metrics"]["time_s"]
+    scores = gankit.evaluate(out, n=10000, seed=args.seed, data_dir=args.data_dir, cas=conditional)
     return {"name": name, "dataset": dataset, "model": model, "loss": loss, "conditional": conditional,
             "steps": resolved.steps, "train_s": round(train_s, 1),
             "command": f"gankit train --dataset {dataset} --data-dir DATA --model {model} --loss {loss}"
@@ -64,6 +67,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--runs", default="runs/bench-quality", help="where the runs go")
     ap.add_argument("--out", default="bench/results/quality.json")
+    ap.add_argument("--reuse", action="store_true", help="evaluate finished runs already in --runs instead of "
+                    "training them again")
     args = ap.parse_args()
     rows = []
     for dataset in args.datasets:
