@@ -98,6 +98,13 @@ def _add_train(sub: Any) -> None:
     g.add_argument("--grad-clip", type=float, help="clip each network's gradient norm")
     g.add_argument("--ema", type=float, help=f"decay of the EMA copy of G used for sampling, 0: none {_d('ema')}")
     g.add_argument("--no-ema", action="store_true", help="keep no EMA copy of G")
+    g = p.add_argument_group("health")
+    g.add_argument("--health", action=argparse.BooleanOptionalAction, help="watch every log interval for D or G "
+                   "domination, mode collapse, oscillation and divergence, and name them in the progress bar and "
+                   "as events in metrics.jsonl (default: on; cheap)")
+    g.add_argument("--auto-remedy", action="store_true", help="act on the health findings: lower a learning rate, "
+                   "add instance noise or label smoothing, switch minimax to the non-saturating G loss, roll back "
+                   "to the last checkpoint on NaN; each action is recorded in metrics.jsonl (default: off)")
     g = p.add_argument_group("run")
     g.add_argument("--seed", type=int, help=f"{_d('seed')}")
     g.add_argument("--out", help="run directory (default: runs/DATASET-MODEL-LOSS)")
@@ -317,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluation.commands import add_parsers as add_evaluation_parsers
 
     add_evaluation_parsers(sub)
+    from .doctor import add_parsers as add_doctor_parsers
+
+    add_doctor_parsers(sub)
     return parser
 
 

@@ -73,6 +73,10 @@ class TrainConfig:
     grad_clip: float | None = None  # clip each network's gradient norm to this value
     ema: float | None = None  # decay of the EMA copy of G used for sampling; 0 keeps no EMA copy
 
+    # --- health monitor (gankit.health): findings as events in metrics.jsonl; auto_remedy acts on them
+    health: bool = True
+    auto_remedy: bool = False
+
     # --- bookkeeping
     seed: int = 0
     out: str = "runs/gankit"
@@ -120,6 +124,8 @@ class TrainConfig:
             raise ConfigError(f"config key 'grad_clip' must be > 0 or null, got {self.grad_clip!r}")
         if self.eval_every < 0:
             raise ConfigError(f"config key 'eval_every' must be >= 0 (0: off), got {self.eval_every!r}")
+        if self.auto_remedy and not self.health:
+            raise ConfigError("config key 'auto_remedy' needs 'health' (the monitor whose findings it acts on)")
         if self.eval_n < 2:
             raise ConfigError(f"config key 'eval_n' must be >= 2, got {self.eval_n!r}")
         if self.r1 is not None and self.r1 < 0:

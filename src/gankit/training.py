@@ -229,6 +229,13 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     fixed_z, fixed_y, grid_nrow = fixed_sample_inputs(cfg, z_dim, num_classes, data.is_image, device)
     log = JsonlWriter(out / "metrics.jsonl", truncate_after_step=state.step if resume else None)
     stats = Stats()
+    # --- health hook (gankit.health): findings into metrics rows as "events"; --auto-remedy adjusts lr/noise/loss
+    health, remedy = None, None
+    if cfg.health:
+        from .health import HealthHook, grad_norm
+
+        health = HealthHook(cfg, data, fixed_z, fixed_y, read_jsonl(out / "metrics.jsonl") if resume else None)
+        remedy = health.remedy
     B = cfg.batch_size
 
     def draw_labels(n: int) -> torch.Tensor | None:
@@ -248,10 +255,14 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
             step = state.step
             noise_std = instance_noise_std(step, cfg.steps, cfg.instance_noise)
             f = lr_factor(cfg, step)
+            lr_g, lr_d = cfg.lr_g * f, cfg.lr_d * f
+            if remedy is not None:  # health hook: --auto-remedy's learning rates, instance noise and loss
+                (lr_g, lr_d), noise_std = remedy.lrs(lr_g, lr_d), remedy.noise_std(step, noise_std)
+                loss = remedy.loss(loss, tuple(cfg.lsgan_abc))
             for group in opt_G.param_groups:
-                group["lr"] = cfg.lr_g * f
+                group["lr"] = lr_g
             for group in opt_D.param_groups:
-                group["lr"] = cfg.lr_d * f
+                group["lr"] = lr_d
 
             # --- D phase: k discriminator updates, each on a fresh real batch (Algorithm 1, inner loop)
             D.requires_grad_(True)
@@ -276,6 +287,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
                 opt_D.zero_grad(set_to_none=True)
                 loss_D.backward()
                 gnorm_D = _clip(D, cfg.grad_clip)
+                if gnorm_D is None and health is not None:  # health hook: the norm clipping would report
+                    gnorm_D = grad_norm(D)
                 opt_D.step()
 
             # --- G phase: one generator update through a frozen D (no D weight gradients computed)
@@ -287,6 +300,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
             opt_G.zero_grad(set_to_none=True)
             loss_G.backward()
             gnorm_G = _clip(G, cfg.grad_clip)
+            if gnorm_G is None and health is not None:  # health hook
+                gnorm_G = grad_norm(G)
             opt_G.step()
 
             # --- EMA of G's weights, warmed up so early snapshots are not dominated by the random init
@@ -311,10 +326,21 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
                 row = {"step": step, "epoch": step * cfg.d_steps // sampler.per_epoch,
                        "time_s": round(elapsed_before + now - t_start, 3), **stats.reduce(),
                        "GradNorm/D": _as_float(gnorm_D), "GradNorm/G": _as_float(gnorm_G),
-                       "lr/G": cfg.lr_g * f, "lr/D": cfg.lr_d * f, "noise_std": noise_std,
+                       "lr/G": lr_g, "lr/D": lr_d, "noise_std": noise_std,
                        "it_per_s": steps_interval / max(now - t_interval, 1e-9)}
                 t_interval, steps_interval = now, 0
+                if health is not None:  # health hook: Health/* stats; findings and remedies as row["events"]
+                    health.observe(row, G)
                 if not all_finite(row):
+                    if remedy is not None and last_ckpt is not None and remedy.can_roll_back():
+                        # health hook (--auto-remedy): reload the last checkpoint, lower the lrs, train on
+                        state.unpack(*ckpt.load(last_ckpt), last_ckpt)
+                        stats.reduce()
+                        log.close()
+                        log = JsonlWriter(out / "metrics.jsonl", truncate_after_step=state.step)
+                        health.roll_back(row, state.step, read_jsonl(out / "metrics.jsonl"))
+                        pbar.update(state.step - step)
+                        continue
                     bad = ", ".join(k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v))
                     keep = f"the last good checkpoint is {last_ckpt}" if last_ckpt else "no checkpoint was written"
                     raise TrainingDiverged(
@@ -326,7 +352,8 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
                     t_interval = time.perf_counter()  # evaluation time does not count against it/s
                 log.write(row)
                 last_row = row
-                pbar.set_postfix_str(_postfix({**last_eval, **row}), refresh=False)
+                pbar.set_postfix_str(_postfix({**last_eval, **row}) + (health.postfix() if health else ""),
+                                     refresh=False)
 
             # --- snapshot: sample grid from the fixed noise, then a complete checkpoint
             if step % cfg.sample_every == 0 or step == cfg.steps:
