@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--classifier", help="a domain classifier file to use instead of the shipped one")
     p.add_argument("--cas", action="store_true", help="conditional runs: also the Classification Accuracy "
                    "Score (train a classifier on 10,000 samples, test on the real test split; about a minute)")
+    p.add_argument("--inception", action="store_true", help="also Inception-v3 FID and Inception Score via "
+                   "torch-fidelity (optional extra: pip install 'gankit[inception]'; the only scores for colour "
+                   "folder: runs). Weights are never downloaded: see --inception-weights")
+    p.add_argument("--inception-weights", help="the Inception-v3 weights file (default: $GANKIT_INCEPTION_WEIGHTS, "
+                   "else torch-fidelity's file in torch hub's cache)")
     p.add_argument("--json", help="write the scores and their protocol to this JSON file")
     p.set_defaults(func=cmd_evaluate)
 
@@ -80,7 +86,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not args.run:
             raise ConfigError("evaluate needs a RUN directory (or --real --dataset NAME)")
         scores = evaluate_run(args.run, n=args.n, seed=args.seed, ema=not args.no_ema, data_dir=args.data_dir,
-                              classifier=args.classifier, cas=args.cas)
+                              classifier=args.classifier, cas=args.cas, inception=args.inception,
+                              inception_weights=args.inception_weights)
+        skipped = (scores.get("inception") or {}).get("skipped")
+        if skipped:
+            print(f"gankit: Inception metrics skipped: {skipped}", file=sys.stderr)
     print(format_scores(scores))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -140,10 +140,13 @@ def _reference(dataset: str, data_dir: str | None, split: str = "train") -> torc
 
 def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: bool = True,
                  data_dir: str | None = None, classifier: str | Path | None = None,
-                 cas: bool = False) -> dict[str, Any]:
+                 cas: bool = False, inception: bool = False,
+                 inception_weights: str | Path | None = None) -> dict[str, Any]:
     """Scores of the generator in `run` (a run directory or checkpoint) against its own data set. Image runs
     also get `memorisation` (None when no real test split is at hand) and, with `cas=True` for a conditional
-    run, the Classification Accuracy Score."""
+    run, the Classification Accuracy Score. With `inception=True`, Inception-v3 FID/IS through torch-fidelity
+    (the only scores for colour `folder:` runs; for MNIST-family runs they are added, or `inception.skipped`
+    says why not)."""
     from ..api import load
     from ..data import TOY_MODES, _canonical, gaussian1d_params
 
@@ -166,9 +169,15 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
         scores["protocol"] = {**_base_protocol(seed), "dataset": name, "n_generated": n, "method": method,
                               "run": str(G.source), "step": G.step, "ema": G.uses_ema}
         return scores
+    if inception and (name in TOY_MODES or name == "gaussian1d"):
+        raise ConfigError(f"Inception metrics score images; {name!r} is toy data")
     if name not in IMAGE_DATASETS:
+        if inception and len(G.data_shape) == 3:
+            return _evaluate_inception_only(G, n=n or 10000, seed=seed, data_dir=data_dir or cfg.data_dir,
+                                            weights=inception_weights)
         raise ConfigError(f"no offline metric for data set {name!r}: the feature networks cover "
-                          f"{', '.join(IMAGE_DATASETS)} and {STACKED} (toys: ring8, grid25, gaussian1d)")
+                          f"{', '.join(IMAGE_DATASETS)} and {STACKED} (toys: ring8, grid25, gaussian1d); for "
+                          "colour images use --inception (Inception-v3 FID/IS, an optional extra)")
     if tuple(G.data_shape) != (1, 28, 28):
         raise ConfigError(f"the feature networks take 28x28 grey images; this run generates {G.data_shape}")
     n = n or 10000
@@ -195,6 +204,31 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
         from .cas import classification_accuracy_score
 
         scores.update(classification_accuracy_score(G, test.x, test.y, seed=seed))
+    if inception:
+        from .inception import InceptionUnavailable, inception_scores
+
+        try:
+            scores.update(inception_scores(fake, real, weights=inception_weights))
+        except InceptionUnavailable as e:
+            scores["inception"] = {"skipped": str(e)}
+    return scores
+
+
+def _evaluate_inception_only(G: Any, *, n: int, seed: int, data_dir: str | None,
+                             weights: str | Path | None) -> dict[str, Any]:
+    """Colour (folder) runs: Inception-v3 FID/IS against the run's training images; fails if unavailable."""
+    from ..data import load_dataset
+    from .inception import inception_scores
+
+    cfg = G.config
+    labels = (torch.arange(n) % G.num_classes) if G.num_classes else None
+    fake = G.sample(n, labels=labels, seed=seed).cpu()
+    real = load_dataset(cfg.dataset, split="train", data_dir=data_dir, image_size=cfg.image_size,
+                        channels=cfg.channels, seed=cfg.seed).x
+    scores: dict[str, Any] = inception_scores(fake, real, weights=weights)
+    scores["protocol"] = {**_base_protocol(seed), "dataset": cfg.dataset, "n_generated": n, "n_real": len(real),
+                          "reference": f"{cfg.dataset} (training images)", "run": str(G.source), "step": G.step,
+                          "ema": G.uses_ema, **scores.pop("inception_protocol")}
     return scores
 
 
@@ -242,13 +276,15 @@ def evaluate_real(dataset: str, *, data_dir: str | None = None, seed: int = 0,
 
 def format_scores(scores: dict[str, Any]) -> str:
     """A short human summary (the JSON holds everything)."""
-    order = ("fid", "kid", "precision", "recall", "density", "coverage", "inception_score", "class_kl",
+    order = ("fid", "kid", "inception_fid", "inception_is", "precision", "recall", "density", "coverage", "inception_score", "class_kl",
              "classes_present", "label_accuracy", "cas", "modes", "kl", "hq", "jsd")
     parts = []
     for key in order:
         if key in scores:
             v = scores[key]
             parts.append(f"{key}={v:.4g}" if isinstance(v, float) else f"{key}={v}")
+    if isinstance(scores.get("inception"), dict) and "skipped" in scores["inception"]:
+        parts.append("inception=skipped")
     if scores.get("memorisation"):
         parts.append(f"copy_fraction={scores['memorisation']['copy_fraction']:.3g}")
     proto = scores.get("protocol", {})
