@@ -46,6 +46,9 @@ class AttackConfig:
     def __post_init__(self) -> None:
         if self.extra:
             raise ConfigError(f"unknown attack setting(s): {', '.join(sorted(self.extra))}")
+        for name in ("out", "data_dir", "classifier"):  # paths may come as Path objects from Python callers
+            if getattr(self, name) is not None:
+                setattr(self, name, str(getattr(self, name)))
         if self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r} for attack; choose one of {', '.join(DATASETS)}")
         if self.attack not in ATTACKS:
