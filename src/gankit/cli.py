@@ -324,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluation.commands import add_parsers as add_evaluation_parsers
 
     add_evaluation_parsers(sub)
+    from .theory.commands import add_parsers as add_theory_parsers
+
+    add_theory_parsers(sub)
     from .attacks.commands import add_parsers as add_attack_parsers
 
     add_attack_parsers(sub)
