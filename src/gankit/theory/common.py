@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..losses import bce_d_loss, get_loss
 
-__all__ = ["LOG4", "Standardize", "Toy1D", "Toy1DConfig", "figure_to_array", "gan_value", "grid", "integrate",
+__all__ = ["DATA_COLOUR", "DSTAR_COLOUR", "D_COLOUR", "GEN_COLOUR", "LOG4", "Standardize", "Toy1D", "Toy1DConfig", "figure_to_array", "gan_value", "grid", "integrate",
            "jsd", "kde_1d", "mixture_support", "mlp", "new_figure", "normal_logpdf", "normal_pdf", "optimal_d",
            "optimal_d_logit", "params_grad_norm", "rounded", "save_figure", "seeded", "single_thread",
            "train_d_fixed_g"]

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from .common import (D_COLOUR, DATA_COLOUR, DSTAR_COLOUR, GEN_COLOUR, LOG4, gan_value, grid, integrate, jsd, mlp,
-                     mixture_support, new_figure, normal_logpdf, normal_pdf, optimal_d, optimal_d_logit, rounded, save_figure, seeded,
-                     single_thread, train_d_fixed_g)
+                     mixture_support, new_figure, normal_logpdf, normal_pdf, optimal_d, optimal_d_logit, rounded,
+                     save_figure, seeded, single_thread, train_d_fixed_g)
 
 DATA = (0.0, 1.0)  # mu, sigma
 GEN = (1.0, 0.5)

@@ -25,7 +25,7 @@ import torch
 
 from ..evaluation.metrics import jsd_1d
 from ..losses import minimax_g_loss, nonsaturating_g_loss
-from .common import (D_COLOUR, DATA_COLOUR, GEN_COLOUR, Toy1D, Toy1DConfig, grid, kde_1d, new_figure, normal_pdf,
+from .common import (D_COLOUR, DATA_COLOUR, Toy1D, Toy1DConfig, grid, kde_1d, new_figure, normal_pdf,
                      rounded, save_figure, single_thread)
 
 MU, SIGMA = 4.0, 0.5
@@ -65,7 +65,8 @@ def _run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     # ---- the curves
     s = torch.logspace(-6, math.log10(0.999), 400, dtype=torch.float64)
     c = gradient_curves(s)
-    closed_form_err = max(float((c["minimax_grad"] - s).abs().max()), float((c["nonsaturating_grad"] - (1 - s)).abs().max()))
+    closed_form_err = max(float((c["minimax_grad"] - s).abs().max()),
+                          float((c["nonsaturating_grad"] - (1 - s)).abs().max()))
     s_probe = torch.tensor([1e-3], dtype=torch.float64)
     probe = gradient_curves(s_probe)
     probe_ratio = float(probe["nonsaturating_grad"] / probe["minimax_grad"])
