@@ -77,8 +77,11 @@ def test_mode_collapse_from_low_or_falling_diversity_or_few_classes_not_during_w
     assert names(f) == [(400, "mode_collapse")] and "fell from 0.80 to 0.20" in f[0].message
     classes = rows(10, **{**HEALTHY, "Health/classes": lambda i: 0.9 if i < 5 else 0.1})
     assert names(replay(classes, HealthMonitor())) == [(400, "mode_collapse")]
-    # unformed samples that the classifier reads as one class from the start are not a collapse
+    # unformed samples that the classifier reads as one class early on are not a collapse; still one class
+    # after classes_late_steps is
     assert replay(rows(10, **{**HEALTHY, "Health/classes": 0.0}), HealthMonitor()) == []
+    late = replay(rows(25, **{**HEALTHY, "Health/classes": 0.0}), HealthMonitor())
+    assert names(late) == [(1100, "mode_collapse")] and "after 1100 steps" in late[0].message
 
 
 def test_oscillation_only_without_progress():

@@ -68,7 +68,8 @@ class Diagnosis:
                 lines.append("auto-remedy")
             lines.append(wrap(f"({a['finding']}) {a['action']}", f"  step {a['step']:>7}  "))
         if self.end_state:
-            lines.append(wrap(", ".join(f"{k} {v:.3g}" for k, v in self.end_state.items()), "end        "))
+            lines.append(wrap(", ".join(f"{k} {v:.0f}" if k == "step" else f"{k} {v:.3g}"
+                                        for k, v in self.end_state.items()), "end        "))
         for n in self.notes:
             lines.append(wrap(n, "note       "))
         return "\n".join(lines) + "\n"

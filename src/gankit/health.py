@@ -129,6 +129,7 @@ class Thresholds:
     collapse_diversity: float = 0.15  # mode_collapse: fixed-noise diversity below this fraction of real data's
     collapse_classes: float = 0.45  # mode_collapse: class-histogram entropy below this (1 = uniform over classes)
     classes_formed: float = 0.7  # ... once the histogram had reached this (unformed blobs read as one class)
+    classes_late_steps: int = 1000  # ... or once this many steps have passed (healthy mnist5k: > 0.8 by 600)
     collapse_drop: float = 0.4  # ... or diversity below this fraction of its best so far, and below 0.5 absolute
     warmup_steps: int = 200  # steps before mode_collapse and oscillation are judged (G starts near a point)
     osc_window: int = 16  # oscillation: intervals in the window
@@ -294,11 +295,15 @@ class HealthMonitor:
             prev_cls = self.best_classes
             if cls is not None:
                 self.best_classes = max(self.best_classes, cls)
-            if cls is not None and cls < t.collapse_classes and prev_cls >= t.classes_formed \
-                    and "mode_collapse" not in c:
-                c["mode_collapse"] = (f"the classifier sees few classes in G's outputs (class entropy {cls:.2f}, "
-                                      f"down from {prev_cls:.2f}; 1 = all equally): G draws only some of the "
-                                      "data's modes.", {"Health/classes": cls, "best": prev_cls})
+            if cls is not None and cls < t.collapse_classes and "mode_collapse" not in c:
+                if prev_cls >= t.classes_formed:
+                    c["mode_collapse"] = (f"the classifier sees few classes in G's outputs (class entropy {cls:.2f}, "
+                                          f"down from {prev_cls:.2f}; 1 = all equally): G draws only some of the "
+                                          "data's modes.", {"Health/classes": cls, "best": prev_cls})
+                elif step >= t.classes_late_steps:
+                    c["mode_collapse"] = (f"after {step} steps the classifier still sees almost one class in G's "
+                                          f"outputs (class entropy {cls:.2f}; 1 = all equally): G draws at best "
+                                          "one kind of sample.", {"Health/classes": cls})
             # oscillation without progress: D's verdict on fakes swings widely while the score stands still
             if len(self.fake_hist) == t.osc_window:
                 m = sum(self.fake_hist) / len(self.fake_hist)
