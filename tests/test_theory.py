@@ -220,11 +220,13 @@ def test_report_is_self_contained_and_in_registry_order(lab, tmp_path):
     assert "id='lsgan'" in only and "id='one-d'" not in only
 
 
-def test_cli_explain_writes_name_json(tmp_path):
-    r = gk("explain", "lsgan", "--quick", "--seed", "2", "--out", tmp_path)
+def test_cli_explain_writes_name_json(tmp_path, capsys):
+    from gankit.cli import main  # in-process: the same parser and verb as the console script, without a new torch
+
+    assert main(["explain", "lsgan", "--quick", "--seed", "2", "--out", str(tmp_path)]) == 0
     record = json.loads((tmp_path / "lsgan.json").read_text())
     assert record["seed"] == 2 and record["quick"] is True
-    assert "lsgan: 5/5 claims hold" in r.stdout
+    assert "lsgan: 5/5 claims hold" in capsys.readouterr().out
     for fig in record["figures"]:
         assert (tmp_path / fig).is_file()
 

@@ -34,7 +34,7 @@ EVAL_SEED = 4242
 
 
 def _budget(quick: bool) -> dict[str, int]:
-    return {"pretrain": 200, "steps": 300, "every": 25} if quick else {"pretrain": 300, "steps": 2000, "every": 50}
+    return {"pretrain": 200, "steps": 200, "every": 20} if quick else {"pretrain": 300, "steps": 2000, "every": 50}
 
 
 def gradient_curves(s: torch.Tensor) -> dict[str, torch.Tensor]:
