@@ -1,0 +1,143 @@
+"""Mode collapse on ring8 and grid25: the vanilla GAN against four remedies, over several seeds.
+
+- vanilla: MLP G and D, non-saturating loss, Adam, no regulariser (G may put its mass on a few modes: any mode
+  D has not learnt to reject is a good place for all of G's samples, and D's gradient says nothing about the
+  modes G is missing);
+- minibatch discrimination (Salimans et al. 2016): D sees, per sample, how close it is to the other samples of
+  its batch, so a collapsed batch is easy to spot;
+- PacGAN (Lin et al. 2018): D judges m = 2 samples at once, concatenated; a pack from a collapsed G lacks the
+  variety of a real pack;
+- WGAN-GP (Gulrajani et al. 2017): a critic with a gradient penalty and 5 critic steps per G step, whose gradient
+  stays informative away from the data;
+- unrolled D (Metz et al. 2017): G's gradient flows through k = 5 look-ahead Adam steps of D, so G anticipates
+  how D will react to a collapse.
+
+Every method shares the nets and budget (`theory.toy2d`); the seeds train side by side. The score is the mode
+protocol of VEEGAN / PacGAN (`evaluation.metrics.mode_stats`, 2,500 samples): a sample is high quality (HQ) within
+3 std of its nearest centre, and a mode counts when it holds at least 20 HQ samples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data import TOY_MODES, load_dataset
+from ..evaluation.metrics import mode_stats
+from .common import new_figure, rounded, save_figure, single_thread
+from .toy2d import METHOD_LABELS, METHODS, ToyConfig, train_toy
+
+DATASETS = ("ring8", "grid25")
+LIMITS = {"ring8": 2.6, "grid25": 5.2}
+
+
+def _budget(quick: bool) -> dict[str, Any]:
+    if quick:  # exercises the mechanics; a hundred steps are far too few to place samples within 3 std
+        return {"steps": 60, "seeds": 2, "batch": 64, "unroll": 2}
+    return {"steps": 1500, "seeds": 5, "batch": 256, "unroll": 5}
+
+
+def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
+    with single_thread():
+        return _run(out, quick=quick, seed=seed)
+
+
+def _run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
+    b = _budget(quick)
+    seeds = tuple(seed + i for i in range(b["seeds"]))
+    snaps = tuple(sorted({0, b["steps"] // 10, b["steps"] // 4, b["steps"] // 2, b["steps"]}))
+    table: dict[str, dict[str, Any]] = {}
+    figures = []
+    for ds in DATASETS:
+        centres, std = TOY_MODES[ds]
+        real = load_dataset(ds, split="test", n=2500, seed=seed).x
+        ref = mode_stats(real, centres, std)
+        table[ds] = {"data": {"modes_mean": ref["modes"], "modes_std": 0.0, "hq_mean": rounded(ref["hq"], 4),
+                              "hq_std": 0.0}}
+        snapshots: dict[str, dict[int, torch.Tensor]] = {}
+        for method in METHODS:
+            cfg = ToyConfig(dataset=ds, method=method, seeds=seeds, steps=b["steps"], batch_size=b["batch"],
+                            unroll=b["unroll"], d_steps=5 if method == "wgan-gp" else 1,
+                            log_every=max(1, b["steps"] // 20), snapshot_steps=snaps)
+            res = train_toy(cfg)
+            modes = [f["modes"] for f in res.final]
+            hq = [f["hq"] for f in res.final]
+            table[ds][method] = {"modes": modes, "hq": [rounded(h, 4) for h in hq],
+                                 "modes_mean": rounded(float(np.mean(modes)), 4),
+                                 "modes_std": rounded(float(np.std(modes)), 4),
+                                 "hq_mean": rounded(float(np.mean(hq)), 4), "hq_std": rounded(float(np.std(hq)), 4)}
+            snapshots[method] = {s: x[0] for s, x in res.snapshots.items()}  # the first seed
+        name = f"mode-collapse-{ds}.png"
+        _grid_figure(ds, snapshots, real, out / name)
+        figures.append(name)
+
+    ring = table["ring8"]
+    remedies = [m for m in METHODS if m != "vanilla"]
+    best = max(remedies, key=lambda m: (ring[m]["modes_mean"], ring[m]["hq_mean"]))
+    k_ring, k_grid = len(TOY_MODES["ring8"][0]), len(TOY_MODES["grid25"][0])
+    claims = [
+        {"claim": "The protocol itself: 2,500 true samples cover every mode with about 98.9% high quality "
+                  "(ring8 and grid25)",
+         "value": [table["ring8"]["data"]["hq_mean"], table["grid25"]["data"]["hq_mean"]],
+         "holds": bool(table["ring8"]["data"]["modes_mean"] == k_ring and table["grid25"]["data"]["modes_mean"] ==
+                       k_grid and min(table["ring8"]["data"]["hq_mean"], table["grid25"]["data"]["hq_mean"]) > 0.97)},
+        {"claim": f"On ring8 the best remedy ({METHOD_LABELS[best]}) covers more modes than the vanilla GAN, mean "
+                  f"over {len(seeds)} seeds",
+         "value": [ring[best]["modes_mean"], ring["vanilla"]["modes_mean"]],
+         "holds": bool(ring[best]["modes_mean"] > ring["vanilla"]["modes_mean"])},
+        {"claim": "On grid25 the vanilla GAN misses modes (mean over seeds below 25)",
+         "value": table["grid25"]["vanilla"]["modes_mean"],
+         "holds": bool(table["grid25"]["vanilla"]["modes_mean"] < k_grid)},
+    ]
+    md = _markdown(table)
+    summary = (
+        f"Each method trained {len(seeds)} seeds for {b['steps']} G steps at batch {b['batch']} with the same MLPs "
+        f"(width 128) and Adam (1e-3, beta1 0.5). Modes covered and the high-quality fraction (mean ± std over "
+        f"seeds, 2,500 samples; a sample is HQ within 3 std of a centre, i.e. 0.06 on ring8 and 0.15 on grid25, "
+        f"and true data scores about 0.99) are below. On ring8 the vanilla GAN covered "
+        f"{ring['vanilla']['modes_mean']:.1f} of {k_ring} modes and the best remedy, {METHOD_LABELS[best]}, "
+        f"{ring[best]['modes_mean']:.1f}. The HQ fractions show how far every method still is from the data's "
+        "precision at this budget: the 3-std radius is tight, and a method can visit a mode's neighbourhood "
+        "(visible in the scatter grids) long before it places 20 samples inside that radius. The grids show the "
+        "first seed's samples over training (rows: methods, columns: G steps).\n\n" + md)
+    return {"steps": b["steps"], "batch_size": b["batch"], "seeds": list(seeds), "unroll": b["unroll"],
+            "table": table, "table_markdown": md, "figures": figures, "claims": claims, "summary": summary}
+
+
+def _markdown(table: dict[str, dict[str, Any]]) -> str:
+    lines = ["| method | ring8 modes (of 8) | ring8 HQ | grid25 modes (of 25) | grid25 HQ |", "|---|---|---|---|---|"]
+    for m in ("data",) + METHODS:
+        label = "true data (reference)" if m == "data" else METHOD_LABELS[m]
+        r, g = table["ring8"][m], table["grid25"][m]
+        lines.append(f"| {label} | {r['modes_mean']:.1f} ± {r['modes_std']:.1f} | {r['hq_mean']:.1%} ± "
+                     f"{r['hq_std']:.1%} | {g['modes_mean']:.1f} ± {g['modes_std']:.1f} | {g['hq_mean']:.1%} ± "
+                     f"{g['hq_std']:.1%} |")
+    return "\n".join(lines)
+
+
+def _grid_figure(ds: str, snapshots: dict[str, dict[int, torch.Tensor]], real: torch.Tensor, path: Path) -> None:
+    """Rows: methods; columns: G steps; generated points (red) over the data (blue), first seed."""
+    steps = sorted(next(iter(snapshots.values())))
+    fig = new_figure(2.1 * len(steps) + 0.8, 2.1 * len(snapshots))
+    axes = np.atleast_2d(fig.subplots(len(snapshots), len(steps)))
+    lim = LIMITS[ds]
+    r = real.numpy()
+    for i, (method, snaps) in enumerate(snapshots.items()):
+        for j, step in enumerate(steps):
+            ax = axes[i, j]
+            f = snaps[step].numpy()
+            ax.scatter(r[:, 0], r[:, 1], s=1, c="#9ecae1", linewidths=0)
+            ax.scatter(f[:, 0], f[:, 1], s=1, c="#d62728", alpha=0.5, linewidths=0)
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"step {step}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel(METHOD_LABELS[method], fontsize=9)
+    save_figure(fig, path)
