@@ -136,8 +136,10 @@ def _run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
         f"the data, and D gives its samples low scores. D's slope then pushes p_g right (panel c). At the end p_g "
         f"lies on p_data and D(x) is flat at 1/2. JS(p_data, p_g) falls from {jsd0:.3f} to {jsd1:.4f} nats. "
         f"V(D, G) ends at {final['value']:.4f}, against -log 4 = {-LOG4:.4f}. V ≈ -log 4 whenever D ≈ 1/2, so "
-        "only JS shows that p_g matches p_data. Panel (b) trains D alone on a frozen early generator, and D "
-        "nears D* = p_data / (p_data + p_g): this is the inner loop of Algorithm 1 run to convergence.")
+        "only JS shows that p_g matches p_data. The learning rates decay over the second half of training. "
+        "Before that, the two players can orbit the equilibrium, and JS rises and falls (see the curves). "
+        "Panel (b) trains D alone on a frozen early generator, and D nears D* = p_data / (p_data + p_g): "
+        "this is the inner loop of Algorithm 1 run to convergence.")
     return {
         "figures": ["one-d.png", "one-d.gif", "one-d-curves.png"],
         "claims": claims,
