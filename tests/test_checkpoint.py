@@ -109,3 +109,20 @@ def test_prune_keeps_newest(tmp_path):
         _write_meta_checkpoint(tmp_path / "checkpoints" / ckpt.checkpoint_name(s))
     ckpt.prune(tmp_path, keep=2)
     assert [s for s, _ in ckpt.list_checkpoints(tmp_path)] == [3, 4]
+
+
+@pytest.mark.parametrize("first_bytes", [b"\x80", b"PK"])
+def test_header_length_that_looks_like_a_pickle_signature_still_loads(tmp_path, first_bytes):
+    """The 8-byte header length of a real checkpoint can begin with 0x80 (1 file in 256) or 'PK'."""
+    p = tmp_path / "c.safetensors"
+    ckpt.save(p, {"G/w": torch.ones(2)}, {"step": 1, "config": {}, "pad": ""})
+    n0 = int.from_bytes(p.read_bytes()[:8], "little")  # the header grows one byte per padding character
+    target = 0x80 + 256 * (n0 // 256 + 1) if first_bytes == b"\x80" else 0x4B50  # little-endian b"PK" = 0x4B50
+    for pad in range(target - n0 - 8, target - n0 + 8):
+        ckpt.save(p, {"G/w": torch.ones(2)}, {"step": 1, "config": {}, "pad": "x" * pad})
+        if p.read_bytes()[:len(first_bytes)] == first_bytes:
+            break
+    else:
+        pytest.fail("no padding gave the wanted first bytes")
+    tensors, meta = ckpt.load(p)
+    assert meta["step"] == 1 and torch.equal(tensors["G/w"], torch.ones(2))

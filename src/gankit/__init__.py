@@ -12,7 +12,7 @@ from .errors import CheckpointError, ConfigError, DataError, GankitError
 
 __version__ = "0.1.0"
 
-__all__ = ["TrainConfig", "train", "resume", "load", "Generator", "evaluate", "evaluate_real", "GankitError", "ConfigError", "DataError",
+__all__ = ["TrainConfig", "train", "resume", "load", "Generator", "evaluate", "evaluate_real", "export_generator", "GankitError", "ConfigError", "DataError",
            "CheckpointError", "__version__"]
 
 
@@ -25,6 +25,11 @@ def __getattr__(name: str):  # heavy modules (torch models, matplotlib) load on 
         from . import api
 
         return getattr(api, name)
+    if name in ("export", "export_generator"):  # gankit.export is the module; export_generator its function
+        import importlib
+
+        module = importlib.import_module(".export", __name__)
+        return module if name == "export" else module.export_generator
     if name in ("evaluate", "evaluate_real"):
         from .evaluation import evaluate as _evaluate
 

@@ -146,9 +146,16 @@ def slerp_between(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.
 
 
 def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = True) -> Generator:
-    """Rebuild the generator from a run directory (its newest checkpoint) or a checkpoint file alone."""
-    file = ckpt.resolve(path)
-    tensors, meta = ckpt.load(file)
+    """Rebuild the generator from a run directory (its newest checkpoint), a checkpoint file alone, or a
+    generator exported with `gankit export --format safetensors` (its .safetensors or .json)."""
+    from .export import read_bare_generator
+
+    bare = read_bare_generator(path)  # an exported generator holds one set of weights: `ema` does not apply
+    if bare is not None:
+        file, tensors, meta = bare
+    else:
+        file = ckpt.resolve(path)
+        tensors, meta = ckpt.load(file)
     from .training import build_networks  # after the file checks: a bad path fails fast, before models load
     try:
         cfg = TrainConfig.from_dict(meta["config"], source=f"{file} (config)")
@@ -159,7 +166,7 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
     if not data_shape:
         raise CheckpointError(f"{file}: checkpoint metadata lacks the data shape")
     G, _ = build_networks(cfg, data_shape, num_classes)
-    use_ema = ema and any(k.startswith("G_ema/") for k in tensors)
+    use_ema = (ema or bare is not None) and any(k.startswith("G_ema/") for k in tensors)
     ckpt.unpack_module("G_ema" if use_ema else "G", G, tensors, file)
     G = G.to(device)
     return Generator(G, cfg, step=int(meta.get("step", 0)), source=file, uses_ema=use_ema,

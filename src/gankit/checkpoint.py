@@ -68,14 +68,16 @@ def _sniff(path: Path) -> None:
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
-            head = fh.read(16)
+            head = fh.read(16)  # safetensors: 8-byte header length, then the JSON header, which opens with "{"
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from None
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read checkpoint ({e.strerror})") from None
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+    # A header length can start with the bytes of a pickle or zip signature (1 file in 256 starts with 0x80),
+    # so those signatures count only where the JSON header does not follow.
+    if (head[:2] == b"PK" or head[:1] == b"\x80") and head[8:9] != b"{":
         raise CheckpointError(
             f"{path}: refusing to load a pickle-based checkpoint (torch.save/zip format); unpickling can run "
             "arbitrary code. gankit loads only safetensors checkpoints.")

@@ -84,7 +84,8 @@ def _add_train(sub: Any) -> None:
     g.add_argument("--r1", type=float, help=f"gamma of the R1 penalty on D's gradient at real data, 0: off {_d('r1')}")
     g = p.add_argument_group("optimisation")
     g.add_argument("--steps", type=int, help=f"generator updates {_d('steps')}")
-    g.add_argument("--batch-size", type=int, help=f"{_d('batch_size')}")
+    g.add_argument("--batch-size", type=int, help="the global batch: under torchrun with N ranks each rank "
+                   f"computes on batch-size / N of it, so N ranks train like one process {_d('batch_size')}")
     g.add_argument("--d-steps", type=int, help=f"discriminator updates per generator update (k) {_d('d_steps')}")
     g.add_argument("--lr", type=float, help="learning rate of both G and D")
     g.add_argument("--lr-g", type=float, help=f"generator learning rate {_d('lr_g')}")
@@ -122,6 +123,12 @@ def _add_train(sub: Any) -> None:
     g.add_argument("--n-samples", type=int, help=f"images in each sample grid {_d('n_samples')}")
     g.add_argument("--device", choices=DEVICES, help=f"{_d('device')}")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--tensorboard", action="store_true", help="also write metrics.jsonl's scalars and the sample "
+                   "grids as TensorBoard events into RUN/tensorboard (pip install 'gankit[tensorboard]')")
+    g = p.add_argument_group("scaling out", "torchrun --nproc_per_node N -m gankit train ... runs N ranks with "
+                             "DistributedDataParallel (gloo on CPU, nccl on GPU); rank 0 writes the run directory")
+    g.add_argument("--sync-bn", action="store_true", help="BatchNorm statistics over the global batch of all ranks "
+                   "(SyncBatchNorm); without it each rank normalises its own rows")
     p.set_defaults(func=cmd_train)
 
 
@@ -333,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .doctor import add_parsers as add_doctor_parsers
 
     add_doctor_parsers(sub)
+    from .export_commands import add_parsers as add_export_parsers
+
+    add_export_parsers(sub)
     return parser
 
 

@@ -89,6 +89,8 @@ class TrainConfig:
     n_samples: int = 64  # size of the fixed noise batch drawn into samples/step_*.png
     device: str = "auto"
     progress: bool = True  # show a progress bar
+    tensorboard: bool = False  # also write metrics.jsonl's scalars and the sample grids as TensorBoard events
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch of all ranks
 
     def __post_init__(self) -> None:
         self.validate()

@@ -10,15 +10,18 @@ from torch import Tensor, nn
 
 
 def gradient_penalty(D: Callable[..., Tensor], real: Tensor, fake: Tensor, y: Tensor | None = None, *,
-                     weight: float = 10.0, generator: torch.Generator | None = None) -> Tensor:
+                     weight: float = 10.0, generator: torch.Generator | None = None,
+                     alpha: Tensor | None = None) -> Tensor:
     """weight * E[(‖∇_x̂ D(x̂)‖₂ - 1)²] at x̂ = α x + (1 - α) G(z) (Gulrajani et al. 2017).
 
     One α ~ U[0, 1) per sample, broadcast over all its pixels: the penalty is meant on straight lines between
     pairs of points, and a per-pixel α would sample points off those lines. create_graph=True makes the penalty
-    differentiable with respect to D's weights."""
+    differentiable with respect to D's weights. `alpha` given by the caller replaces the draw (a distributed
+    rank passes its rows of the full batch's draw)."""
     n = real.shape[0]
-    alpha = torch.rand((n,) + (1,) * (real.dim() - 1), generator=generator, device=real.device,
-                       dtype=real.dtype)  # [N, 1, 1, 1] or [N, 1]
+    if alpha is None:
+        alpha = torch.rand((n,) + (1,) * (real.dim() - 1), generator=generator, device=real.device,
+                           dtype=real.dtype)  # [N, 1, 1, 1] or [N, 1]
     xhat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     out = D(xhat, y) if y is not None else D(xhat)
     (grad,) = torch.autograd.grad(out.sum(), xhat, create_graph=True)

@@ -5,6 +5,10 @@ are plain modules. One training step reads top to bottom as stages (after NVlabs
 fetch batch -> D phase (k times) -> G phase -> EMA -> log -> snapshot. Every random draw comes from one
 `torch.Generator` whose state is checkpointed, and the data order is a pure function of (seed, epoch), so a
 run resumed from a checkpoint continues bit for bit.
+
+Under torchrun (gankit.distributed) each of N ranks runs this same loop on its rows of every global batch: the
+random draws are made for the full batch from the shared stream and sliced (`shard.rows`), G and D are wrapped in
+DistributedDataParallel for their own updates, and only rank 0 writes the run directory.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ import torch
 from torch import nn
 
 from . import checkpoint as ckpt
+from . import distributed as dist_
 from .config import TrainConfig
 from .data import Dataset, load_dataset
 from .errors import ConfigError, GankitError
 from .losses import Loss, get_loss
 from .models import build_models
+from .distributed import BatchShard, DistContext, PeerFailure
 from .regularizers import add_instance_noise, ema_update, gradient_penalty, instance_noise_std, r1_penalty
 from .stats import JsonlWriter, Stats, all_finite, read_jsonl
 
@@ -189,65 +195,124 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
     """Train G and D as `cfg` says and write the run directory `cfg.out`.
 
     With `resume=True`, continue from the newest checkpoint in `cfg.out` (the config must match the run's,
-    except `steps`, which may grow, and bookkeeping such as `progress`).
+    except `steps`, which may grow, and bookkeeping such as `progress`). Under torchrun with several ranks this
+    joins the process group (gloo on CPU, nccl on GPU) and trains with DistributedDataParallel; `batch_size` is
+    the global batch, split evenly over the ranks.
     """
+    cfg = cfg.resolved()  # a no-op for a resumed run, whose config.json is already resolved
+    ctx = dist_.setup(cfg.device)
+    try:
+        return _train(cfg, resume, ctx)
+    except GankitError:
+        raise
+    except Exception as e:
+        if not (ctx.enabled and dist_.is_peer_failure(e)):
+            raise
+        done = ckpt.list_checkpoints(cfg.out)
+        where = f"the newest checkpoint is {done[-1][1]}" if done else "no checkpoint was written yet"
+        raise PeerFailure(f"rank {ctx.rank} of {ctx.world_size} lost contact with another rank "
+                          f"({dist_._first_line(e)}); the job stops, {where}; continue it with "
+                          f"torchrun ... -m gankit train --resume {cfg.out}") from None
+    finally:
+        dist_.teardown(ctx)
+
+
+def _train(cfg: TrainConfig, resume: bool, ctx: DistContext) -> RunResult:
     from .viz import save_grid  # imported late: matplotlib is slow to import and only snapshots need it
 
-    cfg = cfg.resolved()  # a no-op for a resumed run, whose config.json is already resolved
     out = Path(cfg.out)
-    device = resolve_device(cfg.device)
+    device = ctx.device
+    main = ctx.is_main  # rank 0 alone writes the run directory, logs and prints
+    if ctx.enabled and cfg.auto_remedy:
+        raise ConfigError("--auto-remedy runs in a single process only (its roll-back reloads checkpoints and "
+                          "rewrites metrics.jsonl); drop it when training on several ranks")
+    if cfg.tensorboard:
+        from . import tensorboard
+
+        tensorboard.require()  # before anything is written: a missing package is a one-line error
     data = load_training_data(cfg)
+    shard = BatchShard(cfg.batch_size, ctx.rank, ctx.world_size)  # refuses a batch that does not split evenly
     loss: Loss = get_loss(cfg.loss, label_smoothing=cfg.label_smoothing, lsgan_abc=tuple(cfg.lsgan_abc))
     state = init_state(cfg, data, device)
+    if ctx.enabled and cfg.sync_bn:  # after init_state: G_ema stays plain BatchNorm; parameters are kept
+        state.G, state.D = dist_.convert_sync_batchnorm(state.G, ctx), dist_.convert_sync_batchnorm(state.D, ctx)
     evaluator, last_eval = None, {}  # built before the run dir, so a refusal leaves nothing behind
     if cfg.eval_every:
         from .evaluation.during import TrainingEvaluator
 
-        evaluator = TrainingEvaluator(cfg, data)
+        evaluator = dist_.on_rank0(ctx, lambda: TrainingEvaluator(cfg, data))
     G, D, G_ema, opt_G, opt_D, gen = state.G, state.D, state.G_ema, state.opt_G, state.opt_D, state.gen
     z_dim = G.z_dim
     conditional = cfg.conditional
     num_classes = data.num_classes
 
     elapsed_before = 0.0
-    if resume:
-        path = ckpt.latest_checkpoint(out)
-        tensors, meta = ckpt.load(path)
+    if resume:  # rank 0 reads the checkpoint and hands it to the others: no shared file system needed
+        def read() -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
+            p = ckpt.latest_checkpoint(out)
+            return (p, *ckpt.load(p))
+
+        path, tensors, meta = dist_.on_rank0(ctx, read, share=True)  # type: ignore[misc]
         state.unpack(tensors, meta, path)
+        del tensors
         elapsed_before = float(meta.get("elapsed_s", 0.0))
         if state.step >= cfg.steps:
-            print(f"gankit: {out} is already at step {state.step} >= --steps {cfg.steps}; nothing to do")
+            if main:
+                print(f"gankit: {out} is already at step {state.step} >= --steps {cfg.steps}; nothing to do")
             return RunResult(out, state.step, path, {})
     else:
-        _prepare_fresh_run_dir(out)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(cfg.to_json() + "\n")
+        dist_.on_rank0(ctx, lambda: _prepare_fresh_run_dir(out))
+    if main:
+        (out / "samples").mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(cfg.to_json() + "\n")
+    if ctx.enabled:  # rank-local randomness (none in the loop today) gets its own stream per rank
+        torch.manual_seed(dist_.rank_seed(cfg.seed, ctx.rank) + state.step)
 
     x_all = data.x.to(device)  # [N, *sample_shape], whole data set in memory
     y_all = data.y.to(device) if (conditional and data.y is not None) else None
     sampler = EpochSampler(len(data), cfg.batch_size, cfg.seed, device)
     fixed_z, fixed_y, grid_nrow = fixed_sample_inputs(cfg, z_dim, num_classes, data.is_image, device)
-    log = JsonlWriter(out / "metrics.jsonl", truncate_after_step=state.step if resume else None)
+    log = (JsonlWriter(out / "metrics.jsonl", truncate_after_step=state.step if resume else None) if main
+           else _NoLog())
+    tb = None
+    if cfg.tensorboard and main:
+        from .tensorboard import TensorBoardWriter
+
+        tb = TensorBoardWriter(out / "tensorboard", purge_step=state.step if resume else None)
     stats = Stats()
     # --- health hook (gankit.health): findings into metrics rows as "events"; --auto-remedy adjusts lr/noise/loss
     health, remedy = None, None
     if cfg.health:
         from .health import HealthHook, grad_norm
 
-        health = HealthHook(cfg, data, fixed_z, fixed_y, read_jsonl(out / "metrics.jsonl") if resume else None)
+        with torch.random.fork_rng(devices=[]):  # building its classifier draws from the global RNG, which a
+            # resumed run has just restored: keep that state as the checkpoint left it (bit-identical resume)
+            health = HealthHook(cfg, data, fixed_z, fixed_y,
+                                read_jsonl(out / "metrics.jsonl") if resume else None)
         remedy = health.remedy
-    B = cfg.batch_size
+    B = cfg.batch_size  # the global batch; this rank computes on shard.rows(...) of it
+    # DDP around the forward passes whose backward updates the wrapped net's own weights; every other forward
+    # (G under no_grad in the D phase, D in the G phase, the penalties) uses the plain module.
+    G_ddp, D_ddp = dist_.wrap(G, ctx), dist_.wrap(D, ctx)
 
     def draw_labels(n: int) -> torch.Tensor | None:
         if not conditional:
             return None
         return torch.randint(0, num_classes, (n,), generator=gen, device=device)
 
-    pbar = _progress(cfg, state.step)
+    def draw_z() -> torch.Tensor:  # every rank draws the full batch from the shared stream and keeps its rows
+        return shard.rows(sample_prior(cfg.prior, B, z_dim, gen, device))  # [B / world_size, z_dim]
+
+    def noisy(x: torch.Tensor, std: float) -> torch.Tensor:
+        if not ctx.enabled or std <= 0:
+            return add_instance_noise(x, std, gen)
+        return x + std * shard.rows(torch.randn((B, *x.shape[1:]), generator=gen, device=x.device, dtype=x.dtype))
+
+    pbar = _progress(cfg, state.step, enabled=main)
     t_start = time.perf_counter()
     t_interval, steps_interval = t_start, 0
     last_row: dict[str, Any] = {}
-    last_ckpt = ckpt.list_checkpoints(out)[-1][1] if resume else None
+    last_ckpt = path if resume else None
     G.train()
     D.train()
     try:
@@ -267,17 +332,22 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
             # --- D phase: k discriminator updates, each on a fresh real batch (Algorithm 1, inner loop)
             D.requires_grad_(True)
             for j in range(cfg.d_steps):
-                idx = sampler.indices(step * cfg.d_steps + j)  # fetch batch
-                real = x_all[idx]  # [B, *sample_shape]
+                idx = shard.rows(sampler.indices(step * cfg.d_steps + j))  # fetch batch: this rank's rows
+                real = x_all[idx]  # [b, *sample_shape], b = B / world_size
                 y = y_all[idx] if y_all is not None else None
                 with torch.no_grad():
-                    fake = G(sample_prior(cfg.prior, B, z_dim, gen, device), y)
-                real_in = add_instance_noise(real, noise_std, gen)
-                fake_in = add_instance_noise(fake, noise_std, gen)
-                real_logits, fake_logits = D(real_in, y), D(fake_in, y)  # [B], [B]
+                    fake = G(draw_z(), y)
+                real_in = noisy(real, noise_std)
+                fake_in = noisy(fake, noise_std)
+                real_logits, fake_logits = D_ddp(real_in, y), D_ddp(fake_in, y)  # [b], [b]
                 loss_D = loss.d_loss(real_logits, fake_logits)
                 if loss.uses_gradient_penalty:
-                    gp = gradient_penalty(D, real_in, fake_in, y, weight=cfg.gp_weight, generator=gen)
+                    alpha = None
+                    if ctx.enabled:  # the full batch's interpolation weights, as one process draws them
+                        alpha = shard.rows(torch.rand((B,) + (1,) * (real.dim() - 1), generator=gen,
+                                                      device=device, dtype=real_in.dtype))
+                    gp = gradient_penalty(D, real_in, fake_in, y, weight=cfg.gp_weight, generator=gen,
+                                          alpha=alpha)
                     stats.add("Loss/GP", gp)
                     loss_D = loss_D + gp
                 if cfg.r1 > 0:
@@ -294,8 +364,9 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
             # --- G phase: one generator update through a frozen D (no D weight gradients computed)
             D.requires_grad_(False)
             y_g = draw_labels(B)
-            fake = G(sample_prior(cfg.prior, B, z_dim, gen, device), y_g)
-            gen_logits = D(add_instance_noise(fake, noise_std, gen), y_g)
+            y_g = shard.rows(y_g) if y_g is not None else None
+            fake = G_ddp(draw_z(), y_g)
+            gen_logits = D(noisy(fake, noise_std), y_g)
             loss_G = loss.g_loss(gen_logits)
             opt_G.zero_grad(set_to_none=True)
             loss_G.backward()
@@ -320,16 +391,20 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
             steps_interval += 1
             pbar.update(1)
             is_ckpt = step % cfg.ckpt_every == 0 or step == cfg.steps
-            is_eval = evaluator is not None and (step % cfg.eval_every == 0 or step == cfg.steps)
+            # from the config, not from `evaluator` (rank 0's alone): every rank must agree on the log steps
+            is_eval = cfg.eval_every > 0 and (step % cfg.eval_every == 0 or step == cfg.steps)
             if step % cfg.log_every == 0 or is_ckpt or is_eval:
                 now = time.perf_counter()
                 row = {"step": step, "epoch": step * cfg.d_steps // sampler.per_epoch,
-                       "time_s": round(elapsed_before + now - t_start, 3), **stats.reduce(),
+                       "time_s": round(elapsed_before + now - t_start, 3),
+                       **dist_.mean_across_ranks(stats.reduce(), ctx),  # the global batch's means
                        "GradNorm/D": _as_float(gnorm_D), "GradNorm/G": _as_float(gnorm_G),
                        "lr/G": lr_g, "lr/D": lr_d, "noise_std": noise_std,
                        "it_per_s": steps_interval / max(now - t_interval, 1e-9)}
                 t_interval, steps_interval = now, 0
                 if health is not None:  # health hook: Health/* stats; findings and remedies as row["events"]
+                    if ctx.enabled and not cfg.sync_bn:
+                        dist_.broadcast_buffers(G, ctx)  # the probe runs G on every rank: the same G everywhere
                     health.observe(row, G)
                 if not all_finite(row):
                     if remedy is not None and last_ckpt is not None and remedy.can_roll_back():
@@ -346,30 +421,41 @@ def train(cfg: TrainConfig, *, resume: bool = False) -> RunResult:
                     raise TrainingDiverged(
                         f"non-finite values at step {step} ({bad}); training stopped and {keep}. Try a lower "
                         "learning rate, --grad-clip, or a more stable loss (nonsaturating, hinge, wgan-gp)")
-                if is_eval:  # scored by the sampling generator; its own RNG, so training is unchanged
+                if is_eval and evaluator is not None:  # the sampling generator, own RNG: training unchanged
                     last_eval = evaluator(G_ema if G_ema is not None else G, step)
                     row.update(last_eval)
                     t_interval = time.perf_counter()  # evaluation time does not count against it/s
                 log.write(row)
+                if tb is not None:
+                    tb.scalars(row, step)
                 last_row = row
                 pbar.set_postfix_str(_postfix({**last_eval, **row}) + (health.postfix() if health else ""),
                                      refresh=False)
 
             # --- snapshot: sample grid from the fixed noise, then a complete checkpoint
-            if step % cfg.sample_every == 0 or step == cfg.steps:
-                _snapshot(out / "samples" / f"step_{step:07d}.png", G_ema if G_ema is not None else G,
-                          fixed_z, fixed_y, grid_nrow, data, save_grid)
-            if is_ckpt:
-                tensors, meta = state.pack(cfg, elapsed_before + time.perf_counter() - t_start)
-                last_ckpt = ckpt.save(out / "checkpoints" / ckpt.checkpoint_name(step), tensors, meta)
-                ckpt.prune(out, cfg.keep_ckpts, protect=last_ckpt)
+            if main and (step % cfg.sample_every == 0 or step == cfg.steps):
+                png = out / "samples" / f"step_{step:07d}.png"
+                _snapshot(png, G_ema if G_ema is not None else G, fixed_z, fixed_y, grid_nrow, data, save_grid)
+                if tb is not None and png.exists():
+                    tb.image_file("samples", png, step)
+            if is_ckpt:  # state holds the plain modules: the weights load on any number of ranks
+                if main:
+                    tensors, meta = state.pack(cfg, elapsed_before + time.perf_counter() - t_start)
+                    last_ckpt = ckpt.save(out / "checkpoints" / ckpt.checkpoint_name(step), tensors, meta)
+                    ckpt.prune(out, cfg.keep_ckpts, protect=last_ckpt)
+                else:
+                    last_ckpt = out / "checkpoints" / ckpt.checkpoint_name(step)
     finally:
         pbar.close()
         log.close()
+        if tb is not None:
+            tb.close()
 
-    _finish_run(out)
-    print(f"gankit: trained {cfg.model}/{cfg.loss} on {cfg.dataset} for {state.step} steps; outputs in {out}/ "
-          f"(samples/, progress.gif, losses.png, metrics.jsonl, checkpoints/{last_ckpt.name})")
+    if main:
+        _finish_run(out)
+        ranks = f" on {ctx.world_size} ranks" if ctx.enabled else ""
+        print(f"gankit: trained {cfg.model}/{cfg.loss} on {cfg.dataset} for {state.step} steps{ranks}; outputs in "
+              f"{out}/ (samples/, progress.gif, losses.png, metrics.jsonl, checkpoints/{last_ckpt.name})")
     return RunResult(out, state.step, last_ckpt, last_row)
 
 
@@ -412,10 +498,21 @@ def _postfix(row: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _progress(cfg: TrainConfig, start: int) -> Any:
+class _NoLog:
+    """The metrics writer of ranks other than 0, which write nothing."""
+
+    def write(self, row: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(cfg: TrainConfig, start: int, enabled: bool = True) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=cfg.steps, initial=start, disable=not cfg.progress, unit="step", dynamic_ncols=True,
+    return tqdm(total=cfg.steps, initial=start, disable=not (cfg.progress and enabled), unit="step",
+                dynamic_ncols=True,
                 desc=f"{cfg.model}/{cfg.loss}", mininterval=0.5)
 
 

@@ -1,0 +1,187 @@
+"""Export a trained generator to where the ecosystem looks for one.
+
+- ONNX (`pip install 'gankit[onnx]'`): the (EMA) generator as a graph with input `z` [batch, z_dim] float32
+  (plus `labels` [batch] int64 for conditional runs) and output `samples` [batch, *data_shape], the batch axis
+  dynamic. Runs in onnxruntime and anything else that reads ONNX; BatchNorm is folded in its eval form.
+- safetensors: the bare generator weights (no optimizer, no D) plus a JSON config beside them (`g.safetensors` +
+  `g.json`), enough for `gankit.load("g.safetensors")` to rebuild the generator and for other code to read.
+
+    gankit.export.export_generator("runs/demo", format="onnx", out="g.onnx")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import CheckpointError, ConfigError
+
+FORMATS = ("onnx", "safetensors")
+BARE_FORMAT = "gankit-generator"
+BARE_VERSION = 1
+ONNX_HINT = "pip install 'gankit[onnx]'"
+
+
+def export_generator(run: str | Path, *, format: str = "onnx", out: str | Path, ema: bool = True,
+                     check: bool = True) -> Path:
+    """Write the run's generator (its EMA copy unless `ema=False`) to `out` as `format` ("onnx" or
+    "safetensors"); returns the path written. With `check`, an ONNX file is run once in onnxruntime (when
+    installed) and compared with PyTorch; a mismatch above 1e-4 is an error."""
+    from .api import load
+
+    if format not in FORMATS:
+        raise ConfigError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    out = Path(out)
+    if format == "onnx":
+        _require_onnx()  # before loading anything: a missing package is a one-line error
+    G = load(run, ema=ema)
+    if format == "onnx":
+        path = export_onnx(G.net, out)
+        if check and importlib.util.find_spec("onnxruntime") is not None:
+            diff = onnx_max_difference(path, G.net)
+            if not diff <= 1e-4:
+                raise ConfigError(f"{path}: onnxruntime output differs from PyTorch by {diff:.3g} (> 1e-4)")
+        return path
+    return export_safetensors(G.net, out, config=G.config.to_dict(), step=G.step, uses_ema=G.uses_ema,
+                              class_names=G.class_names)
+
+
+# ---------------------------------------------------------------------------------------------------- ONNX
+class _OnnxGenerator(nn.Module):
+    """The generator with the inputs an ONNX consumer passes: z, and labels for a conditional one."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z, labels)  # [N, z_dim] (+ [N]) -> [N, *data_shape]
+
+
+def _require_onnx() -> None:
+    missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"ONNX export needs {' and '.join(missing)}, not installed: {ONNX_HINT}")
+
+
+def example_inputs(net: nn.Module, n: int = 4, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, int(net.z_dim), generator=g)
+    if int(net.num_classes):
+        return z, torch.randint(0, int(net.num_classes), (n,), generator=g)
+    return (z,)
+
+
+def export_onnx(net: nn.Module, out: str | Path) -> Path:
+    """`net` (a gankit generator) as an ONNX file with a dynamic batch axis, through torch.onnx's exporter."""
+    _require_onnx()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    module = _OnnxGenerator(net).eval()
+    args = example_inputs(net)
+    batch = torch.export.Dim("batch")
+    names = ["z", "labels"][:len(args)]
+    dynamic = {name: {0: batch} for name in names}
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the exporter's progress lines and torchvision notices are noise here
+    try:
+        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, args, str(out), dynamo=True, dynamic_shapes=dynamic, input_names=names,
+                              output_names=["samples"], external_data=False, verbose=False)
+    except Exception as e:  # the exporter raises many types; name the model and the first line
+        raise ConfigError(f"ONNX export of the {getattr(net, 'model_name', '')} generator failed: "
+                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    finally:
+        quiet.setLevel(level)
+    return out
+
+
+def onnx_max_difference(path: str | Path, net: nn.Module, n: int = 5, seed: int = 1) -> float:
+    """Largest |onnxruntime - PyTorch| over n samples (n differs from the export batch, so the batch axis is
+    exercised)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    args = example_inputs(net, n=n, seed=seed)
+    feeds = {i.name: a.numpy() for i, a in zip(session.get_inputs(), args)}
+    got = torch.from_numpy(session.run(["samples"], feeds)[0])
+    with torch.no_grad():
+        want = net.eval()(*args)
+    return float((got - want.cpu()).abs().max())
+
+
+# ---------------------------------------------------------------------------------------------------- safetensors
+def export_safetensors(net: nn.Module, out: str | Path, *, config: dict[str, Any], step: int, uses_ema: bool,
+                       class_names: list[str] | None = None) -> Path:
+    """Bare weights `out` (keys as in net.state_dict()) and `out` with suffix .json: what rebuilds the net."""
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    if out.suffix == ".json":
+        raise ConfigError(f"--out {out}: give the weights file (e.g. g.safetensors); its config goes to a .json "
+                          "beside it")
+    cfg_path = out.with_suffix(".json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}, str(out),
+              metadata={"format": BARE_FORMAT, "config": cfg_path.name})
+    spec = {"format": BARE_FORMAT, "version": BARE_VERSION, "weights": out.name, "step": step, "ema": uses_ema,
+            "model": getattr(net, "model_name", None), "z_dim": int(net.z_dim),
+            "num_classes": int(net.num_classes), "data_shape": list(net.data_shape), "class_names": class_names,
+            "prior": config.get("prior"), "config": config}
+    cfg_path.write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def read_bare_generator(path: str | Path) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]] | None:
+    """For `gankit.load`: (file, tensors, checkpoint-like meta) when `path` is an exported .safetensors with its
+    .json beside it, or that .json; None for anything else (run directories, training checkpoints)."""
+    p = Path(path)
+    if p.suffix == ".json" and p.is_file():
+        cfg_path = p
+    elif p.suffix == ".safetensors" and p.is_file() and p.with_suffix(".json").is_file():
+        cfg_path = p.with_suffix(".json")
+    else:
+        return None
+    try:
+        spec = json.loads(cfg_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        if p.suffix == ".json":
+            raise CheckpointError(f"{cfg_path}: not a readable exported-generator config ({e})") from None
+        return None
+    if not isinstance(spec, dict) or spec.get("format") != BARE_FORMAT:
+        if p.suffix == ".json":
+            raise CheckpointError(f"{cfg_path}: not a gankit exported-generator config (format "
+                                  f"{spec.get('format') if isinstance(spec, dict) else None!r})")
+        return None
+    if int(spec.get("version", 0)) > BARE_VERSION:
+        raise CheckpointError(f"{cfg_path}: exported-generator version {spec.get('version')} is newer than this "
+                              f"gankit understands ({BARE_VERSION}); upgrade gankit")
+    weights = cfg_path.parent / str(spec.get("weights", ""))
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .checkpoint import _sniff
+
+    _sniff(weights)  # refuses pickles and truncated files with a message naming the file
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{weights}: unreadable safetensors file ({str(e).splitlines()[0]})") from None
+    prefix = "G_ema" if spec.get("ema") else "G"
+    meta = {"config": spec.get("config"), "data_shape": spec.get("data_shape"),
+            "num_classes": spec.get("num_classes", 0), "class_names": spec.get("class_names"),
+            "step": spec.get("step", 0)}
+    if meta["config"] is None:
+        raise CheckpointError(f"{cfg_path}: exported-generator config lacks 'config'")
+    return weights, {f"{prefix}/{k}": v for k, v in tensors.items()}, meta
