@@ -49,7 +49,7 @@ COLOURS = {"balanced": "#2ca02c", "overpowered-minimax": "#d62728", "overpowered
 def _budget(quick: bool) -> dict[str, Any]:
     if quick:
         return {"steps": 300, "every": 25, "seeds": 1}
-    return {"steps": 3000, "every": 50, "seeds": 3}
+    return {"steps": 1500, "every": 25, "seeds": 3}
 
 
 @torch.no_grad()
