@@ -51,7 +51,7 @@ def test_d_domination_after_patience_intervals_with_the_remedy():
     found = replay(rs, HealthMonitor())
     assert names(found) == [(350, "d_domination")]  # the third dominated interval (patience 3)
     f = found[0]
-    assert "D(x) 0.99" in f.message and "gradient norm has fallen" in f.message and "--lr-d" in f.remedy
+    assert "D(x) 0.99, D(G(z)) 0.01" in f.message and "gradient norm has fallen" in f.message and "--lr-d" in f.remedy
     assert f.event()["event"] == "d_domination" and f.event()["step"] == 350
 
 
@@ -104,7 +104,15 @@ def test_d_outputs_on_each_scale():
     assert d_outputs({"D/real": 0.9, "D/fake": 0.2}) == (0.9, 0.2)
     assert d_outputs({"Score/real": 1.0, "Score/fake": 0.0}, "lsgan", (0.0, 1.0, 1.0)) == (1.0, 0.0)
     assert d_outputs({"Score/real": 1.0, "Score/fake": -1.0}, "lsgan", (-1.0, 1.0, 0.0)) == (1.0, 0.0)
-    assert d_outputs({"Score/real": 3.0, "Score/fake": 0.0}, "hinge") == (1.0, 0.5)
+    assert d_outputs({"Score/real": 1.1, "Score/fake": -1.1}, "hinge") is None
+
+
+def test_hinge_domination_from_its_loss_not_its_scores():
+    """A healthy hinge D keeps its mean scores just past the margins (mnist5k: +1.1 / -1.1, loss 0.19-0.44)."""
+    healthy = rows(10, **{"Score/real": 1.12, "Score/fake": -1.08, "Loss/D": 0.38})
+    assert replay(healthy, HealthMonitor(loss="hinge")) == []
+    dominated = rows(5, **{"Score/real": 1.9, "Score/fake": -2.2, "Loss/D": 0.01})
+    assert names(replay(dominated, HealthMonitor(loss="hinge"))) == [(150, "d_domination")]
     assert d_outputs({"Score/real": 3.0, "Score/fake": -3.0}, "wgan-gp") is None
 
 
@@ -185,9 +193,12 @@ def test_auto_remedy_for_d_domination_on_minimax_escalates_then_stops():
     r.tick(), r.tick()
     assert r.decide(_finding("d_domination", 500), []) is None  # max_times reached
     # a resumed run takes the state up from the recorded events
-    r2 = AutoRemedy(cfg)
-    r2.restore([{"step": 400, "events": [ev]}])
+    r2 = AutoRemedy(cfg, cooldown=2)
+    r2.restore([{"step": 300, "events": [ev]}, {"step": 350}])
     assert r2.state.lr_scale_d == 0.5 and r2.loss(None, (0.0, 1.0, 1.0)).name == "nonsaturating"
+    assert r2.decide(_finding("d_domination", 400), []) is None  # still cooling down, as the original was
+    r2.tick()
+    assert r2.decide(_finding("d_domination", 400), [])["state"]["lr_scale_d"] == 0.25
 
 
 def test_auto_remedy_needs_health():

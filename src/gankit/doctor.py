@@ -58,7 +58,7 @@ class Diagnosis:
         lines = [f"gankit doctor: {self.run}", wrap(self.summary, "run        "), wrap(self.verdict, "verdict    ")]
         first = self.first()
         if first:
-            lines.append(f"findings   (first of each; {len(self.findings)} reports in all, "
+            lines.append(f"findings   (first of each; {len(self.findings)} report(s) in all, "
                          f"{'recorded during training' if self.source == 'recorded' else 'replayed from metrics'})")
             for e in first:
                 lines.append(wrap(f"{e['event']}: {e['message']}", f"  step {e['step']:>7}  "))
@@ -68,7 +68,7 @@ class Diagnosis:
                 lines.append("auto-remedy")
             lines.append(wrap(f"({a['finding']}) {a['action']}", f"  step {a['step']:>7}  "))
         if self.end_state:
-            lines.append(wrap(", ".join(f"{k} {v:.0f}" if k == "step" else f"{k} {v:.3g}"
+            lines.append(wrap(", ".join(f"{k} {v:.0f}" if k == "step" or abs(v) >= 100 else f"{k} {v:.3g}"
                                         for k, v in self.end_state.items()), "end        "))
         for n in self.notes:
             lines.append(wrap(n, "note       "))

@@ -125,6 +125,7 @@ class Thresholds:
     patience: int = 3  # consecutive log intervals a condition must hold (non_finite: 1)
     dom_gap: float = 0.9  # d_domination: D(x) - D(G(z)) at least this (e.g. 0.95 vs 0.05)...
     dom_fake: float = 0.06  # ... and D(G(z)) at most this
+    hinge_dom_loss: float = 0.05  # d_domination for the hinge loss: D's loss at most this (healthy: 0.19-0.44)
     g_gap: float = 0.2  # g_domination: D(G(z)) - D(x) at least this
     collapse_diversity: float = 0.15  # mode_collapse: fixed-noise diversity below this fraction of real data's
     collapse_classes: float = 0.45  # mode_collapse: class-histogram entropy below this (1 = uniform over classes)
@@ -160,8 +161,9 @@ def d_outputs(row: dict[str, Any], loss: str = "nonsaturating",
     """D's verdict on real and fake data as "how real", in [0, 1] (0.5 each at equilibrium), or None.
 
     Cross-entropy losses log it (D/real, D/fake = mean sigmoid). LSGAN's outputs are placed between the fake
-    code a (0) and the real code b (1); hinge's between the margins -1 (0) and +1 (1). A Wasserstein critic's
-    values have no such scale: None.
+    code a (0) and the real code b (1). Hinge and Wasserstein scores have no such scale: None. (A healthy hinge D
+    on mnist5k keeps its mean scores just past the margins, +1.1 and -1.1, so clipping them to the margins
+    would call every hinge run dominated; its loss is the better sign, see HealthMonitor.)
     """
     if isinstance(row.get("D/real"), float) and isinstance(row.get("D/fake"), float):
         return row["D/real"], row["D/fake"]
@@ -174,9 +176,7 @@ def d_outputs(row: dict[str, Any], loss: str = "nonsaturating",
             return None
         f = lambda s: min(1.0, max(0.0, (s - a) / (b - a)))  # noqa: E731
         return f(sr), f(sf)
-    if loss == "hinge":
-        return min(1.0, max(0.0, (sr + 1) / 2)), min(1.0, max(0.0, (sf + 1) / 2))
-    return None
+    return None  # hinge: scores sit just past the margins in healthy runs (measured), so no 0..1 scale
 
 
 def _num(v: Any) -> float | None:
@@ -270,13 +270,19 @@ class HealthMonitor:
                            "early level)"
                 elif g is not None and self.loss == "minimax":
                     gtxt = f"; the minimax G loss saturates there (G's gradient norm {g:.2g})"
-                c["d_domination"] = (f"D tells real from generated almost perfectly (D(x) {real:.2f}, D(G(z)) "
-                                     f"{fake:.2f}){gtxt}: G gets no useful signal and stops learning.",
+                c["d_domination"] = (f"D tells real from generated almost perfectly (D(x) {real:.3g}, D(G(z)) "
+                                     f"{fake:.2g}){gtxt}: G gets no useful signal and stops learning.",
                                      {"D/real": real, "D/fake": fake, **({"GradNorm/G": g} if g is not None else {})})
             if fake - real >= t.g_gap:
                 c["g_domination"] = (f"D rates generated samples as more real than real ones (D(G(z)) {fake:.2f}, "
                                      f"D(x) {real:.2f}): D has stopped learning, so G is no longer guided toward "
                                      "the data.", {"D/real": real, "D/fake": fake})
+
+        hinge_d = _num(row.get("Loss/D")) if self.loss == "hinge" else None
+        if hinge_d is not None and hinge_d <= t.hinge_dom_loss:
+            c["d_domination"] = (f"D's hinge loss is {hinge_d:.3g}: nearly every real and generated sample lies "
+                                 "beyond D's margins, so G gets no useful signal and stops learning.",
+                                 {"Loss/D": hinge_d})
 
         # mode collapse: the fixed-noise batch's outputs bunch together (after G has left its initial point)
         div, cls = _num(row.get("Health/diversity")), _num(row.get("Health/classes"))
@@ -468,11 +474,16 @@ class AutoRemedy:
 
     def restore(self, rows: list[dict[str, Any]]) -> None:
         """Take up the state recorded in a resumed run's metrics.jsonl."""
-        for r in rows:
+        for i, r in enumerate(rows):
             for e in r.get("events") or []:
                 if e.get("event") == "auto_remedy" and isinstance(e.get("state"), dict):
                     self.state = RemedyState(**e["state"])
                     self.version += 1
+                    left = self.cooldown - (len(rows) - 1 - i)  # the cooldown still to run, as if never stopped
+                    if left > 0 and e.get("finding") != "non_finite":
+                        self.wait[e["finding"]] = left
+                    else:
+                        self.wait.pop(e.get("finding"), None)
 
     def _noise(self, step: int, level: float) -> None:
         self.state.noise, self.state.noise_from = max(self.state.noise, min(level, 0.3)), step
