@@ -80,8 +80,8 @@ def test_mode_collapse_from_low_or_falling_diversity_or_few_classes_not_during_w
     # unformed samples that the classifier reads as one class early on are not a collapse; still one class
     # after classes_late_steps is
     assert replay(rows(10, **{**HEALTHY, "Health/classes": 0.0}), HealthMonitor()) == []
-    late = replay(rows(25, **{**HEALTHY, "Health/classes": 0.0}), HealthMonitor())
-    assert names(late) == [(1100, "mode_collapse")] and "after 1100 steps" in late[0].message
+    late = replay(rows(35, **{**HEALTHY, "Health/classes": 0.0}), HealthMonitor())
+    assert names(late) == [(1600, "mode_collapse")] and "after 1600 steps" in late[0].message
 
 
 def test_oscillation_only_without_progress():
@@ -89,6 +89,17 @@ def test_oscillation_only_without_progress():
     assert "oscillation" in [f.name for f in replay(rows(30, **swing), HealthMonitor())]
     improving = {**swing, "Eval/FID": lambda i: 300.0 - 8 * i}
     assert "oscillation" not in [f.name for f in replay(rows(30, **improving), HealthMonitor(eval_key="Eval/FID"))]
+    # a score logged every 5th interval only (--eval-every 250): judged over the same window
+    sparse = rows(30, **swing)
+    for i, r in enumerate(sparse):
+        if i % 5 == 4:
+            r["Eval/FID"] = 300.0 - 8 * i
+    assert "oscillation" not in [f.name for f in replay(sparse, HealthMonitor(eval_key="Eval/FID"))]
+    flat = rows(30, **swing)
+    for i, r in enumerate(flat):
+        if i % 5 == 4:
+            r["Eval/FID"] = 300.0
+    assert "oscillation" in [f.name for f in replay(flat, HealthMonitor(eval_key="Eval/FID"))]
 
 
 def test_non_finite_at_once_and_exploding_gradients():

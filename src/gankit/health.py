@@ -124,13 +124,13 @@ class Thresholds:
 
     patience: int = 3  # consecutive log intervals a condition must hold (non_finite: 1)
     dom_gap: float = 0.9  # d_domination: D(x) - D(G(z)) at least this (e.g. 0.95 vs 0.05)...
-    dom_fake: float = 0.06  # ... and D(G(z)) at most this
+    dom_fake: float = 0.03  # ... and D(G(z)) at most this (healthy LSGAN on mnist5k dips to 0.07)
     hinge_dom_loss: float = 0.05  # d_domination for the hinge loss: D's loss at most this (healthy: 0.19-0.44)
     g_gap: float = 0.2  # g_domination: D(G(z)) - D(x) at least this
     collapse_diversity: float = 0.15  # mode_collapse: fixed-noise diversity below this fraction of real data's
     collapse_classes: float = 0.45  # mode_collapse: class-histogram entropy below this (1 = uniform over classes)
     classes_formed: float = 0.7  # ... once the histogram had reached this (unformed blobs read as one class)
-    classes_late_steps: int = 1000  # ... or once this many steps have passed (healthy mnist5k: > 0.8 by 600)
+    classes_late_steps: int = 1500  # ... or after this many steps (healthy DCGAN > 0.8 by step 600, LSGAN by 950)
     collapse_drop: float = 0.4  # ... or diversity below this fraction of its best so far, and below 0.5 absolute
     warmup_steps: int = 200  # steps before mode_collapse and oscillation are judged (G starts near a point)
     osc_window: int = 16  # oscillation: intervals in the window
@@ -195,8 +195,8 @@ class HealthMonitor:
         self.eval_key = eval_key  # e.g. "Eval/FID" (lower is better) or "Eval/modes" (higher is better)
         self.streak: dict[str, int] = {name: 0 for name in FINDINGS}
         self.since_report: dict[str, int] = {}
-        self.fake_hist: deque[float] = deque(maxlen=self.t.osc_window)
-        self.eval_hist: deque[tuple[int, float]] = deque(maxlen=self.t.osc_window)
+        self.fake_hist: deque[tuple[int, float]] = deque(maxlen=self.t.osc_window)  # (step, D(G(z)))
+        self.eval_hist: list[tuple[int, float]] = []  # (step, score) of every scored row
         self.gnorm_early: dict[str, list[float]] = {"GradNorm/D": [], "GradNorm/G": []}
         self.best_diversity = 0.0
         self.best_classes = 0.0
@@ -259,7 +259,7 @@ class HealthMonitor:
         dd = d_outputs(row, self.loss, self.lsgan_abc)
         if dd is not None:
             real, fake = dd
-            self.fake_hist.append(fake)
+            self.fake_hist.append((step, fake))
             if real - fake >= t.dom_gap and fake <= t.dom_fake:
                 gtxt = ""
                 g = _num(row.get("GradNorm/G"))
@@ -283,6 +283,10 @@ class HealthMonitor:
             c["d_domination"] = (f"D's hinge loss is {hinge_d:.3g}: nearly every real and generated sample lies "
                                  "beyond D's margins, so G gets no useful signal and stops learning.",
                                  {"Loss/D": hinge_d})
+
+        score = _num(row.get(self.eval_key)) if self.eval_key else None
+        if score is not None:
+            self.eval_hist.append((step, score))
 
         # mode collapse: the fixed-noise batch's outputs bunch together (after G has left its initial point)
         div, cls = _num(row.get("Health/diversity")), _num(row.get("Health/classes"))
@@ -312,24 +316,23 @@ class HealthMonitor:
                                           "one kind of sample.", {"Health/classes": cls})
             # oscillation without progress: D's verdict on fakes swings widely while the score stands still
             if len(self.fake_hist) == t.osc_window:
-                m = sum(self.fake_hist) / len(self.fake_hist)
-                sd = math.sqrt(sum((v - m) ** 2 for v in self.fake_hist) / len(self.fake_hist))
-                if sd >= t.osc_std and not self._progress(row, step):
+                vals = [v for _, v in self.fake_hist]
+                m = sum(vals) / len(vals)
+                sd = math.sqrt(sum((v - m) ** 2 for v in vals) / len(vals))
+                if sd >= t.osc_std and not self._progress(self.fake_hist[0][0]):
                     c["oscillation"] = (f"D's verdict on generated samples swings widely (D(G(z)) std {sd:.2f} over "
                                         f"the last {t.osc_window} log intervals) without the samples improving: the "
                                         "two networks chase each other instead of converging.", {"std": sd})
         return c
 
-    def _progress(self, row: dict[str, Any], step: int) -> bool:
-        """Has the evaluation score improved by osc_progress over the window? (False when nothing is scored.)"""
-        key = self.eval_key
-        v = _num(row.get(key)) if key else None
-        if v is not None:
-            self.eval_hist.append((step, v))
-        if key is None or len(self.eval_hist) < 2:
+    def _progress(self, since: int) -> bool:
+        """Has the evaluation score improved by osc_progress since step `since`? (False when nothing is scored.)"""
+        if not self.eval_hist:
             return False
-        first, last = self.eval_hist[0][1], self.eval_hist[-1][1]
-        lower_better = key in ("Eval/FID", "Eval/KID", "Eval/JSD")
+        before = [v for s, v in self.eval_hist if s <= since]
+        first = before[-1] if before else self.eval_hist[0][1]
+        last = self.eval_hist[-1][1]
+        lower_better = self.eval_key in ("Eval/FID", "Eval/KID", "Eval/JSD")
         gain = (first - last) if lower_better else (last - first)
         return gain > self.t.osc_progress * max(abs(first), 1e-12)
 
