@@ -48,13 +48,15 @@ def test_adam_lookahead_matches_torch_adam():
 
 
 def test_minibatch_features_flag_a_collapsed_batch():
-    h_varied = torch.randn(1, 32, 16) * 3
+    g = torch.Generator().manual_seed(0)
+    h_varied = torch.randn(1, 32, 16, generator=g) * 3
     h_collapsed = h_varied[:, :1].expand(1, 32, 16).contiguous()
-    T = torch.randn(1, 16, 5 * 3)
+    T = torch.randn(1, 16, 5 * 3, generator=g)
     o_varied = minibatch_features(h_varied, T, 5, 3)
     o_collapsed = minibatch_features(h_collapsed, T, 5, 3)
     assert o_varied.shape == (1, 32, 5)
-    assert torch.allclose(o_collapsed, torch.full_like(o_collapsed, 31.0))  # every other sample is identical
+    # every other sample is identical: exp(-0) = 1 each, up to the rounding of |a|² + |b|² - 2ab in float32
+    assert torch.allclose(o_collapsed, torch.full_like(o_collapsed, 31.0), atol=0.05)
     assert float(o_varied.mean()) < 5.0
 
 
