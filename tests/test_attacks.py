@@ -32,8 +32,8 @@ def model():
 
 @pytest.fixture(scope="module")
 def digits():
-    """128 built-in MNIST digits (all classes) in [0, 1]: offline, so these tests always run."""
-    ds = load_dataset("mnist5k", n=128, seed=1)
+    """96 built-in MNIST digits (all classes) in [0, 1]: offline, so these tests always run."""
+    ds = load_dataset("mnist5k", n=96, seed=1)
     return (ds.x + 1) / 2, ds.y
 
 
@@ -46,7 +46,7 @@ def l2_curve(model, digits):
 @pytest.fixture(scope="module")
 def linf_curves(model, digits):
     x, y = digits
-    return {a: attack_curve(model, x, y, a, [0.05, 0.1, 0.2], steps=STEPS) for a in ("fgsm", "pgd-linf")}
+    return {a: attack_curve(model, x, y, a, [0.05, 0.2], steps=STEPS) for a in ("fgsm", "pgd-linf")}
 
 
 def test_eps_zero_changes_nothing(model, digits, l2_curve):
@@ -128,7 +128,7 @@ def test_targeted_every_3_reads_as_8(model):
 
 
 def test_real_mnist_test_images_pgd_vs_random_control(shared_data):
-    test = load_dataset("mnist", split="test", data_dir=shared_data, n=128, seed=0)
+    test = load_dataset("mnist", split="test", data_dir=shared_data, n=96, seed=0)
     curve = attack_curve(_frozen("mnist"), (test.x + 1) / 2, test.y, "pgd-l2", [2.0], steps=STEPS)
     (r,) = curve.results
     assert r.success_rate > 0.9 and r.random_control_success_rate < 0.05, r
@@ -138,7 +138,7 @@ def test_real_mnist_test_images_pgd_vs_random_control(shared_data):
 def test_real_fashion_test_images_direction_not_size(shared_data):
     """The Fashion classifier (92.5 %) has more images near a boundary, so random noise of L2 norm 1 flips a few
     of them; the computed direction flips an order of magnitude more."""
-    test = load_dataset("fashion-mnist", split="test", data_dir=shared_data, n=128, seed=0)
+    test = load_dataset("fashion-mnist", split="test", data_dir=shared_data, n=96, seed=0)
     curve = attack_curve(_frozen("fashion-mnist"), (test.x + 1) / 2, test.y, "pgd-l2", [1.0], steps=STEPS)
     (r,) = curve.results
     assert r.success_rate > 0.8 and r.random_control_success_rate < 0.1 * r.success_rate, r
@@ -146,10 +146,10 @@ def test_real_fashion_test_images_direction_not_size(shared_data):
 
 def test_cli_writes_attack_json_and_figures(tmp_path):
     out = tmp_path / "att"
-    r = gk("attack", "--dataset", "mnist5k", "--attack", "fgsm", "--eps", "0,0.1,0.2", "--n", "64", "--out", out)
+    r = gk("attack", "--dataset", "mnist5k", "--attack", "fgsm", "--eps", "0,0.1,0.2", "--n", "48", "--out", out)
     assert "success" in r.stdout
     report = json.loads((out / "attack.json").read_text())
-    assert report["pixel_range"] == [0.0, 1.0] and report["attack"] == "fgsm" and report["n"] == 64
+    assert report["pixel_range"] == [0.0, 1.0] and report["attack"] == "fgsm" and report["n"] == 48
     assert [p["eps"] for p in report["results"]] == [0.0, 0.1, 0.2]
     for p in report["results"]:
         for key in ("success_rate", "accuracy", "random_control_success_rate", "mean_l2", "mean_linf"):
