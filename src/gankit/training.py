@@ -50,14 +50,6 @@ class RunResult:
 
 
 # ---------------------------------------------------------------------------------------------------- set-up
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("config key 'device' is 'cuda' but no CUDA device is available")
-    return torch.device(name)
-
-
 def load_training_data(cfg: TrainConfig) -> Dataset:
     data = load_dataset(cfg.dataset, split="train", data_dir=cfg.data_dir, image_size=cfg.image_size,
                         channels=cfg.channels, seed=cfg.seed, toy_options=cfg.toy_options or None)
