@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import gankit
+from gankit.training import run_summary
 
 VARIANTS = [("mlp", "nonsaturating", False), ("dcgan", "nonsaturating", False), ("dcgan", "lsgan", False),
             ("dcgan", "wgan-gp", False), ("dcgan", "hinge", False), ("dcgan", "nonsaturating", True)]
@@ -37,7 +38,6 @@ def run_one(dataset: str, model: str, loss: str, conditional: bool, args: argpar
     else:
         gankit.train(cfg)
     # the run's own clock (metrics.jsonl time_s at the last step): training only, no evaluation
-    from gankit.training import run_summary
     train_s = run_summary(out)["last_metrics"]["time_s"]
     scores = gankit.evaluate(out, n=10000, seed=args.seed, data_dir=args.data_dir, cas=conditional)
     return {"name": name, "dataset": dataset, "model": model, "loss": loss, "conditional": conditional,
