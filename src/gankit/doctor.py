@@ -169,15 +169,19 @@ def plot_doctor(run: Path, d: Diagnosis, path: Path) -> Path:
             return None
         return np.array([r[key] if isinstance(r.get(key), (int, float)) else np.nan for r in rows], dtype=float)
 
+    def plot_keys(ax: Any, keys: tuple[tuple[str, str], ...]) -> None:
+        """Each (metrics key, legend label) that was logged, as a line over the steps."""
+        for key, label in keys:
+            s = series(key)
+            if s is not None:
+                ax.plot(steps, s, label=label, lw=1)
+
     fig = Figure(figsize=(15, 8.4))
     axes = fig.subplots(2, 3).ravel()
     fig.suptitle(textwrap.shorten(f"{run.name}: {d.verdict}", 170), fontsize=10)
 
     ax = axes[0]
-    for key in ("Loss/D", "Loss/G", "Loss/GP", "Loss/R1"):
-        s = series(key)
-        if s is not None:
-            ax.plot(steps, s, label=key, lw=1)
+    plot_keys(ax, tuple((k, k) for k in ("Loss/D", "Loss/G", "Loss/GP", "Loss/R1")))
     ax.set_title("losses")
 
     ax = axes[1]
@@ -190,17 +194,11 @@ def plot_doctor(run: Path, d: Diagnosis, path: Path) -> Path:
         ax.set_ylim(-0.02, 1.02)
         ax.set_title("D's verdict (1 = real)" + ("" if loss in ("minimax", "nonsaturating") else f", {loss} scale"))
     else:
-        for key in ("Score/real", "Score/fake"):
-            s = series(key)
-            if s is not None:
-                ax.plot(steps, s, label=key, lw=1)
+        plot_keys(ax, (("Score/real", "Score/real"), ("Score/fake", "Score/fake")))
         ax.set_title("D's raw scores")
 
     ax = axes[2]
-    for key in ("GradNorm/D", "GradNorm/G"):
-        s = series(key)
-        if s is not None:
-            ax.plot(steps, s, label=key, lw=1)
+    plot_keys(ax, (("GradNorm/D", "GradNorm/D"), ("GradNorm/G", "GradNorm/G")))
     if ax.lines:
         ax.set_yscale("log")
     else:
@@ -208,10 +206,7 @@ def plot_doctor(run: Path, d: Diagnosis, path: Path) -> Path:
     ax.set_title("gradient norms")
 
     ax = axes[3]
-    for key, label in (("Health/diversity", "diversity (real = 1)"), ("Health/classes", "class entropy")):
-        s = series(key)
-        if s is not None:
-            ax.plot(steps, s, label=label, lw=1)
+    plot_keys(ax, (("Health/diversity", "diversity (real = 1)"), ("Health/classes", "class entropy")))
     if ax.lines:
         ax.axhline(1.0, color="grey", lw=0.8, ls="--")
         ax.set_ylim(bottom=0)
@@ -228,10 +223,7 @@ def plot_doctor(run: Path, d: Diagnosis, path: Path) -> Path:
         ax.plot(steps[keep], s[keep], "o-", label=score, lw=1, ms=3)
         ax.set_title(f"{score} (--eval-every)")
     else:
-        for key in ("lr/G", "lr/D"):
-            s = series(key)
-            if s is not None:
-                ax.plot(steps, s, label=key, lw=1)
+        plot_keys(ax, (("lr/G", "lr/G"), ("lr/D", "lr/D")))
         ax.set_title("learning rates")
 
     for ax in axes[:5]:
