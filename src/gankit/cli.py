@@ -129,6 +129,13 @@ def _add_train(sub: Any) -> None:
                              "DistributedDataParallel (gloo on CPU, nccl on GPU); rank 0 writes the run directory")
     g.add_argument("--sync-bn", action="store_true", help="BatchNorm statistics over the global batch of all ranks "
                    "(SyncBatchNorm); without it each rank normalises its own rows")
+    g = p.add_argument_group("speed", "measured side by side in bench/run.py (BENCHMARKS.md)")
+    g.add_argument("--channels-last", action="store_true", help="conv nets and image batches in NHWC memory "
+                   "format: faster oneDNN convolutions on CPU")
+    g.add_argument("--compile", action="store_true", help="torch.compile the training forwards of G and D: the "
+                   "first steps take a minute or more to compile, later steps run faster (single process only)")
+    g.add_argument("--reuse-fake", action="store_true", help="G's update reuses the fake batch of the last D "
+                   "update, as pytorch/examples' dcgan does, instead of drawing fresh z: one G forward fewer")
     p.set_defaults(func=cmd_train)
 
 

@@ -92,6 +92,13 @@ class TrainConfig:
     tensorboard: bool = False  # also write metrics.jsonl's scalars and the sample grids as TensorBoard events
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch of all ranks
 
+    # --- speed (measured in bench/run.py; see BENCHMARKS.md)
+    channels_last: bool = False  # conv nets and image batches in NHWC memory: faster oneDNN convolutions on CPU
+    compile: bool = False  # torch.compile the networks' training forwards: a slow first step, faster after
+    # G's update reuses the fake batch of the last D update (pytorch/examples' dcgan does) instead of fresh z
+    # (Algorithm 1 of Goodfellow et al.): one generator forward fewer per step
+    reuse_fake: bool = False
+
     def __post_init__(self) -> None:
         self.validate()
 

@@ -175,6 +175,8 @@ def init_state(cfg: TrainConfig, data: Dataset, device: torch.device) -> TrainSt
     torch.manual_seed(cfg.seed)  # weight initialisation draws from the global generator
     G, D = build_networks(cfg, data.sample_shape, data.num_classes)
     G, D = G.to(device), D.to(device)
+    if cfg.channels_last and data.is_image:  # in place: the optimizers below see the same Parameter objects
+        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema else None
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     return TrainState(G, D, G_ema, make_optimizer(G.parameters(), cfg.lr_g, cfg),
@@ -215,6 +217,8 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext) -> RunResult:
     out = Path(cfg.out)
     device = ctx.device
     main = ctx.is_main  # rank 0 alone writes the run directory, logs and prints
+    if ctx.enabled and cfg.compile:
+        raise ConfigError("--compile runs in a single process only; drop it when training on several ranks")
     if ctx.enabled and cfg.auto_remedy:
         raise ConfigError("--auto-remedy runs in a single process only (its roll-back reloads checkpoints and "
                           "rewrites metrics.jsonl); drop it when training on several ranks")
@@ -261,6 +265,8 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext) -> RunResult:
         torch.manual_seed(dist_.rank_seed(cfg.seed, ctx.rank) + state.step)
 
     x_all = data.x.to(device)  # [N, *sample_shape], whole data set in memory
+    if cfg.channels_last and data.is_image:  # batches gathered from it keep the NHWC layout
+        x_all = x_all.contiguous(memory_format=torch.channels_last)
     y_all = data.y.to(device) if (conditional and data.y is not None) else None
     sampler = EpochSampler(len(data), cfg.batch_size, cfg.seed, device)
     fixed_z, fixed_y, grid_nrow = fixed_sample_inputs(cfg, z_dim, num_classes, data.is_image, device)
@@ -286,6 +292,10 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext) -> RunResult:
     # DDP around the forward passes whose backward updates the wrapped net's own weights; every other forward
     # (G under no_grad in the D phase, D in the G phase, the penalties) uses the plain module.
     G_ddp, D_ddp = dist_.wrap(G, ctx), dist_.wrap(D, ctx)
+    G_nograd, D_frozen = G, D  # G in the D phase (no graph), D in the G phase (weights frozen)
+    if cfg.compile:  # the training forwards only; snapshots, probes and penalties call the plain modules
+        G_ddp, D_ddp, G_nograd, D_frozen = (torch.compile(m) for m in (G_ddp, D_ddp, G_nograd, D_frozen))
+    reuse = cfg.reuse_fake
 
     def draw_labels(n: int) -> torch.Tensor | None:
         if not conditional:
@@ -327,8 +337,12 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext) -> RunResult:
                 idx = shard.rows(sampler.indices(step * cfg.d_steps + j))  # fetch batch: this rank's rows
                 real = x_all[idx]  # [b, *sample_shape], b = B / world_size
                 y = y_all[idx] if y_all is not None else None
-                with torch.no_grad():
-                    fake = G(draw_z(), y)
+                if reuse and j == cfg.d_steps - 1:  # this fake also feeds G's update: keep its graph
+                    fake_g = G_ddp(draw_z(), y)
+                    fake = fake_g.detach()
+                else:
+                    with torch.no_grad():
+                        fake = G_nograd(draw_z(), y)
                 real_in = noisy(real, noise_std)
                 fake_in = noisy(fake, noise_std)
                 real_logits, fake_logits = D_ddp(real_in, y), D_ddp(fake_in, y)  # [b], [b]
@@ -355,10 +369,13 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext) -> RunResult:
 
             # --- G phase: one generator update through a frozen D (no D weight gradients computed)
             D.requires_grad_(False)
-            y_g = draw_labels(B)
-            y_g = shard.rows(y_g) if y_g is not None else None
-            fake = G_ddp(draw_z(), y_g)
-            gen_logits = D(noisy(fake, noise_std), y_g)
+            if reuse:  # the last D update's z (and its real batch's labels), as pytorch/examples' dcgan does
+                y_g, fake = y, fake_g
+            else:  # fresh z and labels (Algorithm 1)
+                y_g = draw_labels(B)
+                y_g = shard.rows(y_g) if y_g is not None else None
+                fake = G_ddp(draw_z(), y_g)
+            gen_logits = D_frozen(noisy(fake, noise_std), y_g)
             loss_G = loss.g_loss(gen_logits)
             opt_G.zero_grad(set_to_none=True)
             loss_G.backward()

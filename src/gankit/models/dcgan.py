@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from .base import DiscriminatorBase, GeneratorBase, check_labels, dcgan_init
+from .gemmconv import GemmConv2d, GemmConvTranspose2d
 
 DEFAULT_WIDTH = 64
 
@@ -29,7 +30,8 @@ class DCGANGenerator(GeneratorBase):
         w = width or DEFAULT_WIDTH
         start, ups = plan(size)
         ch = [w * 2 ** (ups - 1 - i) for i in range(ups)]  # e.g. 28: [2w, w]; 64: [8w, 4w, 2w, w]
-        layers: list[nn.Module] = [nn.ConvTranspose2d(self.input_dim, ch[0], start, 1, 0, bias=False),
+        # the projection of the 1x1 z map is a matrix multiply: on channels-last it runs as one (gemmconv)
+        layers: list[nn.Module] = [GemmConvTranspose2d(self.input_dim, ch[0], start, 1, 0, bias=False),
                                    nn.BatchNorm2d(ch[0]), nn.ReLU(True)]
         for a, b in zip(ch[:-1], ch[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
@@ -57,7 +59,8 @@ class DCGANDiscriminator(DiscriminatorBase):
         for a, b in zip(ch[:-1], ch[1:]):
             layers += [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.LeakyReLU(0.2, True)]
         self.features = nn.Sequential(*layers)  # [N, ch[-1], start, start]
-        self.head = nn.Conv2d(ch[-1], 1, start, 1, 0)  # the output layer: a convolution to 1x1, not a dense layer
+        # the output layer: a convolution to 1x1, not a dense layer (on channels-last, one GEMM: gemmconv)
+        self.head = GemmConv2d(ch[-1], 1, start, 1, 0)
         self.make_projection(ch[-1])
         dcgan_init(self)
 

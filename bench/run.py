@@ -1,0 +1,173 @@
+"""gankit's performance benchmarks, measured side by side in one run (issue #6; results in BENCHMARKS.md).
+
+    python bench/run.py --quick [--data-dir DATA]       # items 1, 2 and 4 at reduced size, under 5 minutes
+    python bench/run.py [--data-dir DATA] [--reps 5]    # the same at full size
+
+1. throughput: end-to-end training images/s (data loading included) of `gankit.train` against the reference
+   loop of pytorch/examples' dcgan (bench/reference_dcgan.py), same DCGAN (G and D width 64), image size, batch
+   (64, main.py's default), loss and data; the variants are interleaved round by round.
+2. roof: FLOPs of one gankit training step (torch.utils.flop_counter), the step's achieved FLOP/s, and that as a
+   fraction of the machine's float32 matmul roof measured in the same run (28x28 DCGAN, batch 128).
+3. sampling: images/s of `gankit.load(run).sample` at batch 1, 64 and 1024 for the 28x28 DCGAN generator, and
+   sample()'s rate at n = 8192 against the bare network forward at the same batch (Python overhead).
+
+Every figure is the median of --reps rounds with min-max. Without --data-dir the shipped mnist5k stands in for
+MNIST (the per-step cost does not depend on the data set's size). Ends with one line:
+`speedup_vs_reference=X roof_fraction=Y sample_img_per_s=Z`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere: bench/ siblings
+
+import gankit  # noqa: E402
+from perf import (count_step_flops, digits, fmt, gankit_images_per_s, interleaved, machine,  # noqa: E402
+                  matmul_roof, spread, train_kwargs)
+from reference_dcgan import train_reference  # noqa: E402
+
+#: gankit's speed options as `gankit train` flags; "default" is gankit as installed, with no flag
+VARIANTS = {"default": {}, "fast": {"channels_last": True, "reuse_fake": True}}
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def bench_throughput(args: argparse.Namespace) -> dict[str, Any]:
+    steps, warmup = (45, 15) if args.quick else (300, 50)
+    batch, width = 64, 64
+    images, labels = digits(args.data_dir)
+    log(f"1. throughput: {steps - warmup} timed steps after {warmup}, batch {batch}, 28x28, width {width}, "
+        f"{len(images)} digits")
+    variants = {"reference": lambda: train_reference(images, labels, steps=steps, warmup=warmup,
+                                                     batch_size=batch, width=width)}
+    for name, flags in VARIANTS.items():
+        kw = train_kwargs(args.data_dir, width=width, d_width=width, batch_size=batch, **flags)
+        variants[f"gankit-{name}"] = lambda kw=kw: gankit_images_per_s(kw, steps, warmup)
+    res = interleaved(variants, args.reps, "images_per_s", log)
+    ref = res["reference"]["images_per_s"]["median"]
+    for name in VARIANTS:
+        r = res[f"gankit-{name}"]
+        ratios = [g["images_per_s"] / f["images_per_s"] for g, f in zip(r["runs"], res["reference"]["runs"])]
+        r["speedup_vs_reference"] = spread(ratios)
+        log(f"  gankit-{name}: {fmt(r['images_per_s'])} images/s against the reference's "
+            f"{ref:.0f}: x{r['speedup_vs_reference']['median']:.2f}")
+    return {"steps": steps, "warmup": warmup, "batch_size": batch, "width": width, "image_size": 28,
+            "n_images": len(images), "variants": VARIANTS, **res}
+
+
+def bench_roof(args: argparse.Namespace) -> dict[str, Any]:
+    steps, warmup = (36, 12) if args.quick else (200, 50)
+    batch, width = 128, 64
+    log(f"2. roof: DCGAN 28x28, batch {batch}, width {width}")
+    out: dict[str, Any] = {"batch_size": batch, "width": width, "steps": steps, "warmup": warmup}
+    variants = {}
+    for name, flags in VARIANTS.items():
+        kw = train_kwargs(args.data_dir, width=width, d_width=width, batch_size=batch, **flags)
+        flops = count_step_flops(kw)
+        out[f"gankit-{name}"] = {"flops_per_step": flops}
+        log(f"  gankit-{name}: {flops / 1e9:.2f} GFLOP per step")
+
+        def one(kw: dict[str, Any] = kw, flops: float = flops) -> dict[str, float]:
+            roof = matmul_roof()
+            r = gankit_images_per_s(kw, steps, warmup)
+            achieved = flops * r["images_per_s"] / batch / 1e9
+            return {"roof_gflops": roof, "achieved_gflops": achieved, "roof_fraction": achieved / roof}
+
+        variants[name] = one
+    res = interleaved(variants, args.reps, "roof_fraction", log)
+    for name, r in res.items():
+        out[f"gankit-{name}"].update(r)
+        for key in ("roof_gflops", "achieved_gflops"):
+            out[f"gankit-{name}"][key] = spread([x[key] for x in r["runs"]])
+        log(f"  gankit-{name}: {fmt(out[f'gankit-{name}']['achieved_gflops'])} GFLOP/s of a "
+            f"{fmt(out[f'gankit-{name}']['roof_gflops'])} GFLOP/s roof: {r['roof_fraction']['median']:.2f}")
+    return out
+
+
+def bench_sampling(args: argparse.Namespace) -> dict[str, Any]:
+    log("3. sampling: the 28x28 DCGAN generator (width 64) through gankit.load(run).sample")
+    with tempfile.TemporaryDirectory(prefix="gankit-sample-") as d:
+        gankit.train(gankit.TrainConfig(**train_kwargs(None, steps=1, out=d, health=False)))
+        G = gankit.load(d)
+    out: dict[str, Any] = {"ema": G.uses_ema}
+    seconds = 0.5 if args.quick else 2.0
+    for b in (1, 64, 1024):
+        G.sample(b, batch_size=b)  # warm-up
+        rates = []
+        for _ in range(args.reps):
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                G.sample(b, batch_size=b, seed=n)
+                n += 1
+            rates.append(n * b / (time.perf_counter() - t0))
+        out[f"batch_{b}"] = spread(rates)
+        log(f"  batch {b}: {fmt(out[f'batch_{b}'])} images/s")
+    # Python overhead: sample() over many batches against the bare forward of the same batches
+    n, b = 8192, 1024
+    z = torch.randn(n, G.z_dim)
+    ratio = []
+    for _ in range(args.reps):
+        t0 = time.perf_counter()
+        G.sample(n, batch_size=b, seed=0)
+        t_sample = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            for i in range(0, n, b):
+                G.net(z[i:i + b])
+        ratio.append((time.perf_counter() - t0) / t_sample)
+    out["sample_vs_bare_forward"] = spread(ratio)
+    log(f"  sample(8192) runs at {fmt(ratio and out['sample_vs_bare_forward'], 2)} of the bare forward's rate")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="reduced sizes: items 1, 2 and 4 in under 5 minutes")
+    ap.add_argument("--data-dir", help="folder with mnist/ IDX files (default: the shipped mnist5k)")
+    ap.add_argument("--reps", type=int, help="rounds per figure (default 5; 3 with --quick)")
+    ap.add_argument("--items", default="throughput,roof,sampling", help="comma-separated subset")
+    ap.add_argument("--out", default="runs/bench-perf.json", help="where the figures go as JSON")
+    args = ap.parse_args()
+    args.reps = args.reps or (3 if args.quick else 5)
+    items = args.items.split(",")
+    unknown = sorted(set(items) - {"throughput", "roof", "sampling"})
+    if unknown:
+        ap.error(f"unknown item(s) {unknown}; choose from throughput, roof, sampling")
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {"machine": machine(), "quick": args.quick, "reps": args.reps,
+                              "command": " ".join(["python", "bench/run.py", *sys.argv[1:]])}
+    log(f"machine: {result['machine']}")
+    fns = {"throughput": bench_throughput, "roof": bench_roof, "sampling": bench_sampling}
+    for item in items:
+        result[item] = fns[item](args)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    result["wall_s"] = time.perf_counter() - t0
+    result["load_avg_1m_end"] = machine()["load_avg_1m"]
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    best = max(VARIANTS, key=lambda v: result.get("throughput", {}).get(f"gankit-{v}", {})
+               .get("images_per_s", {}).get("median", 0))
+    speedup = result.get("throughput", {}).get(f"gankit-{best}", {}).get("speedup_vs_reference", {}).get("median")
+    roof = result.get("roof", {}).get(f"gankit-{best}", {}).get("roof_fraction", {}).get("median")
+    sample = result.get("sampling", {}).get("batch_1024", {}).get("median")
+    log(f"wall {result['wall_s']:.0f} s; figures in {args.out}")
+
+    def f(v: float | None, d: int) -> str:
+        return "nan" if v is None else f"{v:.{d}f}"
+
+    print(f"speedup_vs_reference={f(speedup, 2)} roof_fraction={f(roof, 2)} sample_img_per_s={f(sample, 0)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""gemmconv: convolutions as im2col/col2im + GEMM on channels-last tensors agree with PyTorch's, values and
+gradients of every order (R1 and WGAN-GP differentiate through D twice)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gankit.models.gemmconv import GemmConv2d, GemmConvTranspose2d, conv2d, conv_transpose2d
+
+CL = torch.channels_last
+# (batch, in channels, size, out channels, kernel, stride, padding): DCGAN's 4/2/1, a head's full kernel,
+# a 1x1 projection, odd sizes and a stride without overlap
+CASES = [(3, 2, 6, 4, 4, 2, 1), (2, 3, 7, 5, 7, 1, 0), (2, 3, 1, 4, 7, 1, 0), (2, 5, 5, 3, 3, 1, 1),
+         (2, 4, 9, 3, 3, 2, 0), (2, 2, 4, 3, 2, 2, 0)]
+# the same kinds for the transposed convolution, on smaller inputs (its outputs grow, and gradgradcheck with them)
+T_CASES = [(2, 2, 3, 3, 4, 2, 1), (2, 3, 1, 4, 7, 1, 0), (2, 2, 3, 3, 3, 1, 1), (2, 2, 4, 3, 3, 2, 0),
+           (2, 2, 3, 3, 2, 2, 0)]
+
+
+def _x(b, c, h):
+    return torch.randn(b, c, h, h, dtype=torch.double).contiguous(memory_format=CL).requires_grad_(True)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_conv2d_matches_torch_with_gradients_of_gradients(case):
+    b, c, h, o, k, s, p = case
+    if h + 2 * p < k:
+        pytest.skip("kernel larger than the padded input")
+    torch.manual_seed(0)
+    x = _x(b, c, h)
+    w = torch.randn(o, c, k, k, dtype=torch.double, requires_grad=True)
+    bias = torch.randn(o, dtype=torch.double, requires_grad=True)
+    got, want = conv2d(x, w, bias, s, p), F.conv2d(x, w, bias, s, p)
+    assert got.shape == want.shape and torch.allclose(got, want, atol=1e-12)
+    assert got.is_contiguous(memory_format=CL)
+    fn = lambda x, w, bias: conv2d(x, w, bias, s, p)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (x, w, bias))
+    assert torch.autograd.gradgradcheck(fn, (x, w, bias))
+
+
+@pytest.mark.parametrize("case", T_CASES)
+def test_conv_transpose2d_matches_torch_with_gradients_of_gradients(case):
+    b, c, h, o, k, s, p = case
+    if (h - 1) * s - 2 * p + k < 1:
+        pytest.skip("empty output")
+    torch.manual_seed(0)
+    x = _x(b, c, h)
+    w = torch.randn(c, o, k, k, dtype=torch.double, requires_grad=True)
+    bias = torch.randn(o, dtype=torch.double, requires_grad=True)
+    got, want = conv_transpose2d(x, w, bias, s, p), F.conv_transpose2d(x, w, bias, s, p)
+    assert got.shape == want.shape and torch.allclose(got, want, atol=1e-12)
+    assert got.is_contiguous(memory_format=CL)
+    fn = lambda x, w, bias: conv_transpose2d(x, w, bias, s, p)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (x, w, bias))
+    assert torch.autograd.gradgradcheck(fn, (x, w, bias))
+
+
+def test_modules_switch_on_the_channels_last_layout_only():
+    """Same parameters and state_dict as the nn classes; the GEMM path only for a module moved to channels-last
+    (so default runs keep PyTorch's kernels bit for bit)."""
+    torch.manual_seed(0)
+    ref = nn.ConvTranspose2d(6, 4, 7, 1, 0, bias=False)
+    m = GemmConvTranspose2d(6, 4, 7, 1, 0, bias=False)
+    m.load_state_dict(ref.state_dict())
+    assert m.state_dict().keys() == ref.state_dict().keys()
+    z = torch.randn(5, 6, 1, 1)
+    assert torch.equal(m(z), ref(z))  # contiguous module: PyTorch's own kernel
+    m = m.to(memory_format=CL)
+    out = m(z)
+    assert out.is_contiguous(memory_format=CL) and torch.allclose(out, ref(z), atol=1e-6)
+    head = GemmConv2d(6, 1, 7, 1, 0).to(memory_format=CL)
+    ref_head = nn.Conv2d(6, 1, 7, 1, 0)
+    ref_head.load_state_dict(head.state_dict())
+    h = torch.randn(3, 6, 7, 7).contiguous(memory_format=CL)
+    assert torch.allclose(head(h), ref_head(h), atol=1e-6)
