@@ -22,36 +22,27 @@ def _x(b, c, h):
     return torch.randn(b, c, h, h, dtype=torch.double).contiguous(memory_format=CL).requires_grad_(True)
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_conv2d_matches_torch_with_gradients_of_gradients(case):
+def _weight(kind, c, o, k):
+    shape = (o, c, k, k) if kind == "conv" else (c, o, k, k)
+    return torch.randn(*shape, dtype=torch.double, requires_grad=True)
+
+
+OPS = {"conv": (conv2d, F.conv2d), "transposed": (conv_transpose2d, F.conv_transpose2d)}
+
+
+@pytest.mark.parametrize("kind,case", [("conv", c) for c in CASES] + [("transposed", c) for c in T_CASES])
+def test_matches_torch_with_gradients_of_gradients(kind, case):
     b, c, h, o, k, s, p = case
-    if h + 2 * p < k:
+    if kind == "conv" and h + 2 * p < k:
         pytest.skip("kernel larger than the padded input")
+    ours, theirs = OPS[kind]
     torch.manual_seed(0)
-    x = _x(b, c, h)
-    w = torch.randn(o, c, k, k, dtype=torch.double, requires_grad=True)
+    x, w = _x(b, c, h), _weight(kind, c, o, k)
     bias = torch.randn(o, dtype=torch.double, requires_grad=True)
-    got, want = conv2d(x, w, bias, s, p), F.conv2d(x, w, bias, s, p)
+    got, want = ours(x, w, bias, s, p), theirs(x, w, bias, s, p)
     assert got.shape == want.shape and torch.allclose(got, want, atol=1e-12)
     assert got.is_contiguous(memory_format=CL)
-    fn = lambda x, w, bias: conv2d(x, w, bias, s, p)  # noqa: E731
-    assert torch.autograd.gradcheck(fn, (x, w, bias))
-    assert torch.autograd.gradgradcheck(fn, (x, w, bias))
-
-
-@pytest.mark.parametrize("case", T_CASES)
-def test_conv_transpose2d_matches_torch_with_gradients_of_gradients(case):
-    b, c, h, o, k, s, p = case
-    if (h - 1) * s - 2 * p + k < 1:
-        pytest.skip("empty output")
-    torch.manual_seed(0)
-    x = _x(b, c, h)
-    w = torch.randn(c, o, k, k, dtype=torch.double, requires_grad=True)
-    bias = torch.randn(o, dtype=torch.double, requires_grad=True)
-    got, want = conv_transpose2d(x, w, bias, s, p), F.conv_transpose2d(x, w, bias, s, p)
-    assert got.shape == want.shape and torch.allclose(got, want, atol=1e-12)
-    assert got.is_contiguous(memory_format=CL)
-    fn = lambda x, w, bias: conv_transpose2d(x, w, bias, s, p)  # noqa: E731
+    fn = lambda x, w, bias: ours(x, w, bias, s, p)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (x, w, bias))
     assert torch.autograd.gradgradcheck(fn, (x, w, bias))
 

@@ -93,3 +93,12 @@ def test_channels_last_with_penalties_that_differentiate_twice(tmp_path, kw):
     b = gankit.train(_cfg(tmp_path, "nhwc", steps=3, channels_last=True, **kw))
     for key in ("Loss/D", "Loss/G"):
         assert a.last_metrics[key] == pytest.approx(b.last_metrics[key], rel=1e-3, abs=1e-4), key
+
+
+def test_load_channels_last_samples_like_the_default(tmp_path):
+    run = gankit.train(_cfg(tmp_path, "run", steps=2)).out
+    a, b = gankit.load(run), gankit.load(run, channels_last=True)
+    x, y = a.sample(20, seed=3), b.sample(20, seed=3, batch_size=8)
+    assert y.is_contiguous() and y.shape == x.shape
+    assert torch.allclose(x, y, atol=1e-5)
+    assert torch.allclose(a.interpolate(4, seed=1), b.interpolate(4, seed=1), atol=1e-5)

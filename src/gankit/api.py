@@ -15,6 +15,8 @@ from .config import TrainConfig
 from .errors import CheckpointError, ConfigError
 
 LabelSpec = int | Sequence[int] | torch.Tensor | None
+#: images generated per forward pass by `Generator.sample` unless told otherwise (measured in bench/run.py)
+IMAGE_BATCH = 128
 
 
 class Generator:
@@ -88,21 +90,28 @@ class Generator:
 
     @torch.no_grad()
     def __call__(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(z.to(self.device), labels)
+        return self.net(z.to(self.device), labels).contiguous()
 
     @torch.no_grad()
     def sample(self, n: int, labels: LabelSpec = None, *, seed: int | None = None,
-               batch_size: int = 1024) -> torch.Tensor:
-        """n samples, generated in batches of `batch_size` (no per-image Python work).  # [n, *data_shape]"""
+               batch_size: int | None = None) -> torch.Tensor:
+        """n samples, generated in batches of `batch_size` (no per-image Python work).  # [n, *data_shape]
+
+        The default batch is IMAGE_BATCH for image generators (their activations then stay in the CPU's caches:
+        more images/s than one large batch, bench/run.py) and 1024 for the small toy networks."""
         if n <= 0:
             raise ConfigError(f"number of samples must be > 0, got {n}")
+        if batch_size is None:
+            batch_size = IMAGE_BATCH if len(self.data_shape) == 3 else 1024
+        if batch_size <= 0:
+            raise ConfigError(f"batch_size must be > 0, got {batch_size}")
         z = self.sample_z(n, seed)
         y = self.labels(n, labels, seed)
         if n <= batch_size:
-            return self.net(z, y)
+            return self.net(z, y).contiguous()  # NCHW memory even from a channels-last generator
         parts = [self.net(z[i:i + batch_size], None if y is None else y[i:i + batch_size])
                  for i in range(0, n, batch_size)]
-        return torch.cat(parts)
+        return torch.cat(parts).contiguous()
 
     @torch.no_grad()
     def interpolate(self, steps: int = 10, *, slerp: bool = False, seed: int | None = None,
@@ -125,7 +134,7 @@ class Generator:
             y = (torch.arange(rows) % self.num_classes).repeat_interleave(steps).to(self.device)
         else:
             y = self.labels(rows * steps, labels)
-        return self.net(zs, y)
+        return self.net(zs, y).contiguous()
 
     def __repr__(self) -> str:
         c = self.config
@@ -145,9 +154,13 @@ def slerp_between(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.
     return w0 * a + w1 * b
 
 
-def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = True) -> Generator:
+def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = True,
+         channels_last: bool = False) -> Generator:
     """Rebuild the generator from a run directory (its newest checkpoint), a checkpoint file alone, or a
-    generator exported with `gankit export --format safetensors` (its .safetensors or .json)."""
+    generator exported with `gankit export --format safetensors` (its .safetensors or .json).
+
+    `channels_last=True` runs a convolutional generator in NHWC memory (faster on CPU, see bench/run.py); its
+    samples agree with the default layout's to float rounding and are returned in the usual NCHW layout."""
     from .export import read_bare_generator
 
     bare = read_bare_generator(path)  # an exported generator holds one set of weights: `ema` does not apply
@@ -169,6 +182,8 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
     use_ema = (ema or bare is not None) and any(k.startswith("G_ema/") for k in tensors)
     ckpt.unpack_module("G_ema" if use_ema else "G", G, tensors, file)
     G = G.to(device)
+    if channels_last and len(data_shape) == 3:
+        G = G.to(memory_format=torch.channels_last)
     return Generator(G, cfg, step=int(meta.get("step", 0)), source=file, uses_ema=use_ema,
                      class_names=meta.get("class_names"))
 
