@@ -1,0 +1,106 @@
+"""Do the default recipes converge on every seed? (issue #8) Trains each recipe over seeds 0-9 at its default
+budget, scores every run, and tabulates the outcome per recipe.
+
+    python bench/stability.py --data-dir DATA [--recipes ring8-mlp mnist-dcgan ...] [--seeds 0-9]
+                              [--runs runs/stability] [--reuse] [--out runs/stability.json]
+
+A run counts as converged by criteria fixed before any run was made:
+- toys (ring8, grid25): every mode covered (the 3-std protocol of `gankit evaluate`, 2,500 samples);
+- images: FID in the shipped classifier's features (`gankit evaluate --n 2000`) below FID_CONVERGED, at least
+  9 of the 10 classes each holding 2% of the samples or more, and no health finding (d_domination,
+  mode_collapse, non_finite, exploding) in the last quarter of the run.
+Runs already finished under --runs are scored again without training when --reuse is given, so the table can
+be filled over several sittings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import gankit
+from gankit.stats import read_jsonl
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "ring8-mlp": {"dataset": "ring8", "model": "mlp"},
+    "grid25-mlp": {"dataset": "grid25", "model": "mlp"},
+    "mnist-dcgan": {"dataset": "mnist", "model": "dcgan"},
+    "mnist-classic": {"dataset": "mnist", "model": "classic"},
+    "mnist-dcgan-cond": {"dataset": "mnist", "model": "dcgan", "conditional": True},
+    "fashion-dcgan": {"dataset": "fashion-mnist", "model": "dcgan"},
+    "fashion-classic": {"dataset": "fashion-mnist", "model": "classic"},
+}
+#: an image run has converged below this FID (2,000 samples; a collapsed MLP GAN scores above 1,000 on MNIST)
+FID_CONVERGED = 500.0
+BAD_EVENTS = {"d_domination", "mode_collapse", "non_finite", "exploding"}
+
+
+def seeds_arg(text: str) -> list[int]:
+    if "-" in text:
+        a, b = text.split("-")
+        return list(range(int(a), int(b) + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def late_findings(run: Path) -> list[str]:
+    rows = read_jsonl(run / "metrics.jsonl")
+    if not rows:
+        return []
+    last = rows[-1]["step"]
+    found = {e.get("event") for r in rows if r["step"] > 0.75 * last for e in r.get("events") or []}
+    return sorted(str(f) for f in found if f in BAD_EVENTS)
+
+
+def score(run: Path, spec: dict[str, Any], seed: int, data_dir: str | None) -> dict[str, Any]:
+    toy = spec["dataset"] in ("ring8", "grid25")
+    s = gankit.evaluate(run, n=2500 if toy else 2000, seed=seed, data_dir=data_dir)
+    if toy:
+        total = {"ring8": 8, "grid25": 25}[spec["dataset"]]
+        return {"modes": s["modes"], "hq": s["hq"], "converged": s["modes"] == total}
+    hist = s["class_histogram"]
+    classes = sum(1 for v in hist if v >= 0.02) if isinstance(hist, list) else None  # fractions of samples
+    bad = late_findings(run)
+    ok = s["fid"] < FID_CONVERGED and (classes is None or classes >= 9) and not bad
+    return {"fid": s["fid"], "classes": classes, "late_findings": bad, "converged": bool(ok)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", help="folder with mnist/ and fashion_mnist/ IDX files (image recipes)")
+    ap.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    ap.add_argument("--seeds", type=seeds_arg, default=list(range(10)), help="e.g. 0-9 or 0,3,5")
+    ap.add_argument("--runs", default="runs/stability")
+    ap.add_argument("--reuse", action="store_true", help="score finished runs in --runs instead of retraining")
+    ap.add_argument("--out", default="runs/stability.json")
+    args = ap.parse_args()
+    out = Path(args.out)
+    results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    for name in args.recipes:
+        spec = RECIPES[name]
+        per_seed = results.setdefault(name, {})
+        for seed in args.seeds:
+            run = Path(args.runs) / f"{name}-s{seed}"
+            cfg = gankit.TrainConfig(**spec, data_dir=args.data_dir, seed=seed, out=str(run), progress=False)
+            done = (run / "checkpoints" / f"step_{cfg.resolved().steps:07d}.safetensors").exists()
+            if not (args.reuse and done):
+                gankit.train(cfg)
+            r = score(run, spec, seed, args.data_dir)
+            r["train_s"] = read_jsonl(run / "metrics.jsonl")[-1]["time_s"]
+            per_seed[str(seed)] = r
+            print(f"{name} seed {seed}: {r}", flush=True)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results, indent=2) + "\n")
+    print("\n| recipe | seeds converged | outcome per seed | median |\n|---|---|---|---|")
+    for name, per_seed in results.items():
+        key = "modes" if "modes" in next(iter(per_seed.values())) else "fid"
+        vals = [per_seed[s][key] for s in sorted(per_seed, key=int)]
+        ok = sum(per_seed[s]["converged"] for s in per_seed)
+        shown = ", ".join(f"{v:.0f}" for v in vals)
+        print(f"| {name} | {ok} / {len(per_seed)} | {key}: {shown} | {statistics.median(vals):.0f} |")
+
+
+if __name__ == "__main__":
+    main()
