@@ -23,22 +23,15 @@ from typing import Any
 
 CHILD = r"""
 import json, resource, sys, time
-import torch
+sys.path.insert(0, sys.argv[2])  # bench/, for perf.tiled_training_data
 import gankit
-from gankit import training
-from gankit.data.base import Dataset
+from perf import tiled_training_data
 
 spec = json.loads(sys.argv[1])
 tile = spec.pop("tile", 1)
-if tile > 1:  # a data set `tile` times the loaded one, with the same labels
-    load = training.load_training_data
-    def tiled(cfg):
-        d = load(cfg)
-        return Dataset(d.name, d.x.repeat(tile, 1, 1, 1), d.y.repeat(tile) if d.y is not None else None,
-                       d.num_classes, d.class_names)
-    training.load_training_data = tiled
 t0 = time.perf_counter()
-res = gankit.train(gankit.TrainConfig(**spec))
+with tiled_training_data(tile):
+    gankit.train(gankit.TrainConfig(**spec))
 print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "seconds": time.perf_counter() - t0}))
 """
@@ -47,7 +40,8 @@ print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_ma
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="gankit-mem-") as d:
         spec = {"progress": False, **spec, "out": d}
-        r = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
+        r = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec), str(Path(__file__).resolve().parent)],
+                           capture_output=True, text=True)
         if r.returncode != 0:
             raise SystemExit(f"memory run {spec} failed:\n{r.stderr[-2000:]}")
         return json.loads(r.stdout.strip().splitlines()[-1])

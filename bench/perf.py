@@ -10,7 +10,8 @@ import platform
 import statistics
 import tempfile
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -106,3 +107,25 @@ def digits(data: str | None) -> tuple[np.ndarray, np.ndarray]:
     from gankit.data.mnist import load_idx_dataset, load_mnist5k
 
     return load_idx_dataset("mnist", "train", data_dir=data, download=False) if data else load_mnist5k()
+
+
+@contextmanager
+def tiled_training_data(tile: int) -> Iterator[None]:
+    """Within the block, gankit.train trains on its data set repeated `tile` times (same labels): a synthetic
+    large data set with MNIST's per-step cost. tile 1 leaves the loader as it is."""
+    from gankit import training
+    from gankit.data.base import Dataset
+
+    load = training.load_training_data
+
+    def tiled(cfg: Any) -> Dataset:
+        d = load(cfg)
+        return Dataset(d.name, d.x.repeat(tile, 1, 1, 1), d.y.repeat(tile) if d.y is not None else None,
+                       d.num_classes, d.class_names)
+
+    if tile > 1:
+        training.load_training_data = tiled
+    try:
+        yield
+    finally:
+        training.load_training_data = load

@@ -25,10 +25,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gankit  # noqa: E402
-from gankit import training  # noqa: E402
-from gankit.data.base import Dataset  # noqa: E402
 from gankit.stats import read_jsonl  # noqa: E402
-from perf import fmt, gankit_images_per_s, interleaved, machine, spread, train_kwargs  # noqa: E402
+from perf import (fmt, gankit_images_per_s, interleaved, machine, spread, tiled_training_data,  # noqa: E402
+                  train_kwargs)
 
 
 def part_batch(args: argparse.Namespace) -> dict[str, Any]:
@@ -43,37 +42,22 @@ def part_batch(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _tiled(tile: int):
-    load = training.load_training_data
-
-    def tiled(cfg):
-        d = load(cfg)
-        return Dataset(d.name, d.x.repeat(tile, 1, 1, 1), d.y.repeat(tile) if d.y is not None else None,
-                       d.num_classes, d.class_names)
-    return tiled
-
-
 def part_data(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [("mnist5k", None, 1)]
     if args.data_dir:
         sizes += [("mnist", args.data_dir, 1), ("mnist", args.data_dir, 10)]
     out = {}
-    load = training.load_training_data
     steps = 300
     for name, data_dir, tile in sizes:
         per_step, setup, n = [], [], {"mnist5k": 5000, "mnist": 60000}[name] * tile
         for _ in range(args.reps):
-            training.load_training_data = _tiled(tile) if tile > 1 else load
-            try:
-                with tempfile.TemporaryDirectory(prefix="gankit-scale-") as d:
-                    cfg = gankit.TrainConfig(dataset=name, data_dir=data_dir, steps=steps, log_every=50, out=d,
-                                             progress=False)
-                    t0 = time.perf_counter()
-                    gankit.train(cfg)
-                    total = time.perf_counter() - t0
-                    rows = {r["step"]: r["time_s"] for r in read_jsonl(f"{d}/metrics.jsonl")}
-            finally:
-                training.load_training_data = load
+            with tiled_training_data(tile), tempfile.TemporaryDirectory(prefix="gankit-scale-") as d:
+                cfg = gankit.TrainConfig(dataset=name, data_dir=data_dir, steps=steps, log_every=50, out=d,
+                                         progress=False)
+                t0 = time.perf_counter()
+                gankit.train(cfg)
+                total = time.perf_counter() - t0
+                rows = {r["step"]: r["time_s"] for r in read_jsonl(f"{d}/metrics.jsonl")}
             per_step.append((rows[steps] - rows[50]) / (steps - 50))
             setup.append(total - rows[steps])
         s = spread(per_step)

@@ -42,6 +42,7 @@ def test_matches_torch_with_gradients_of_gradients(kind, case):
     got, want = ours(x, w, bias, s, p), theirs(x, w, bias, s, p)
     assert got.shape == want.shape and torch.allclose(got, want, atol=1e-12)
     assert got.is_contiguous(memory_format=CL)
+    assert ours(x, w, None, s, p).is_contiguous(memory_format=CL)  # dense NHWC without a bias to add as well
     fn = lambda x, w, bias: ours(x, w, bias, s, p)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (x, w, bias))
     assert torch.autograd.gradgradcheck(fn, (x, w, bias))
@@ -56,7 +57,8 @@ def test_modules_switch_on_the_channels_last_layout_only():
     m.load_state_dict(ref.state_dict())
     assert m.state_dict().keys() == ref.state_dict().keys()
     z = torch.randn(5, 6, 1, 1)
-    assert torch.equal(m(z), ref(z))  # contiguous module: PyTorch's own kernel
+    out = m(z)
+    assert torch.equal(out, ref(z)) and out.is_contiguous()  # contiguous module: PyTorch's own kernel, NCHW out
     m = m.to(memory_format=CL)
     out = m(z)
     assert out.is_contiguous(memory_format=CL) and torch.allclose(out, ref(z), atol=1e-6)

@@ -96,9 +96,18 @@ def test_channels_last_with_penalties_that_differentiate_twice(tmp_path, kw):
 
 
 def test_load_channels_last_samples_like_the_default(tmp_path):
-    run = gankit.train(_cfg(tmp_path, "run", steps=2)).out
+    # three channels: NHWC and NCHW memory differ only when C > 1
+    run = gankit.train(_cfg(tmp_path, "run", steps=2, channels=3)).out
     a, b = gankit.load(run), gankit.load(run, channels_last=True)
-    x, y = a.sample(20, seed=3), b.sample(20, seed=3, batch_size=8)
+    x, y = a.sample(20, seed=3), b.sample(20, seed=3, batch_size=8)  # in batches, and in one forward below
     assert y.is_contiguous() and y.shape == x.shape
     assert torch.allclose(x, y, atol=1e-5)
+    one = b.sample(20, seed=3)
+    assert one.is_contiguous() and torch.allclose(x, one, atol=1e-5)
     assert torch.allclose(a.interpolate(4, seed=1), b.interpolate(4, seed=1), atol=1e-5)
+
+
+def test_sample_batch_size_must_be_positive(tmp_path):
+    G = gankit.load(gankit.train(_cfg(tmp_path, "run", steps=1)).out)
+    with pytest.raises(gankit.ConfigError, match="batch_size must be > 0, got 0"):
+        G.sample(4, batch_size=0)

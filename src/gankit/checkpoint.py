@@ -156,8 +156,7 @@ def prune(run_dir: str | Path, keep: int, protect: Path | None = None) -> None:
 
 # ---------------------------------------------------------------------------------------------- state packing
 def pack_module(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    # contiguous: safetensors stores dense row-major tensors (channels-last weights are views in another order)
-    return {f"{prefix}/{k}": v.contiguous() for k, v in module.state_dict().items()}
+    return {f"{prefix}/{k}": v for k, v in module.state_dict().items()}
 
 
 def unpack_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -177,7 +176,7 @@ def pack_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, t
     for idx, state in sd["state"].items():
         for key, val in state.items():
             if torch.is_tensor(val):
-                tensors[f"{prefix}/state/{idx}/{key}"] = val.contiguous()  # channels-last moments as well
+                tensors[f"{prefix}/state/{idx}/{key}"] = val
             else:
                 scalars.setdefault(str(idx), {})[key] = val
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}

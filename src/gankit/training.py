@@ -293,8 +293,10 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext) -> RunResult:
     # (G under no_grad in the D phase, D in the G phase, the penalties) uses the plain module.
     G_ddp, D_ddp = dist_.wrap(G, ctx), dist_.wrap(D, ctx)
     G_nograd, D_frozen = G, D  # G in the D phase (no graph), D in the G phase (weights frozen)
-    if cfg.compile:  # the training forwards only; snapshots, probes and penalties call the plain modules
-        G_ddp, D_ddp, G_nograd, D_frozen = (torch.compile(m) for m in (G_ddp, D_ddp, G_nograd, D_frozen))
+    if cfg.compile:  # single process (checked above), so G_ddp is G and D_ddp is D: one compiled module each,
+        # for the training forwards only; snapshots, probes and penalties call the plain modules
+        G_nograd = G_ddp = torch.compile(G)
+        D_frozen = D_ddp = torch.compile(D)
     reuse = cfg.reuse_fake
 
     def draw_labels(n: int) -> torch.Tensor | None:
