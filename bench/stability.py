@@ -32,6 +32,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "mnist-dcgan-cond": {"dataset": "mnist", "model": "dcgan", "conditional": True},
     "fashion-dcgan": {"dataset": "fashion-mnist", "model": "dcgan"},
     "fashion-classic": {"dataset": "fashion-mnist", "model": "classic"},
+    "fashion-dcgan-cond": {"dataset": "fashion-mnist", "model": "dcgan", "conditional": True},
 }
 #: an image run has converged below this FID (2,000 samples; a collapsed MLP GAN scores above 1,000 on MNIST)
 FID_CONVERGED = 500.0
