@@ -1,0 +1,46 @@
+"""The pieces of bench/ that turn runs into reported figures: the reference loop's snapshot clock and the time to
+quality read off a curve (no timing is asserted, only how the clocks are kept)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from reference_dcgan import train_reference  # noqa: E402
+from time_to_quality import time_to  # noqa: E402
+
+
+def test_reference_snapshots_are_kept_off_its_clock():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (48, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 48)
+    calls: list[tuple[int, float, float]] = []
+    pause = 0.3
+
+    def snapshot(it, seconds, netG):
+        calls.append((it, seconds, time.perf_counter()))
+        assert netG.training  # handed over as the loop has it; the caller copies it
+        time.sleep(pause)
+
+    res = train_reference(images, labels, steps=4, warmup=1, batch_size=8, width=8, workers=0,
+                          snapshot_every=2, snapshot=snapshot)
+    assert [c[0] for c in calls] == [2, 4]
+    (_, s1, w1), (_, s2, w2) = calls
+    assert 0 < s1 < s2
+    # between the two calls the wall clock moved by the loop's time plus the first call's pause; the loop's own
+    # clock by the loop's time only
+    assert (w2 - w1) - (s2 - s1) >= pause - 0.01
+    assert res["steps_timed"] == 3 and res["seconds"] > 0
+
+
+@pytest.mark.parametrize("fids, expected", [([900.0, 400.0, 350.0, 300.0], 3.0), ([900.0, 360.0], None),
+                                            ([340.0, 900.0], 1.0)])
+def test_time_to_threshold_is_the_first_snapshot_at_or_below(fids, expected):
+    curve = [{"seconds": float(i + 1), "fid": f} for i, f in enumerate(fids)]
+    assert time_to(curve, 350.0) == expected
