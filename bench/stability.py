@@ -9,14 +9,15 @@ A run counts as converged by criteria fixed before any run was made:
 - images: FID in the shipped classifier's features (`gankit evaluate --n 2000`) below FID_CONVERGED, at least
   9 of the 10 classes each holding 2% of the samples or more, and no health finding (d_domination,
   mode_collapse, non_finite, exploding) in the last quarter of the run.
-Runs already finished under --runs are scored again without training when --reuse is given, so the table can
-be filled over several sittings.
+Runs already finished under --runs are scored again without training when --reuse is given, and interrupted
+ones resume from their newest checkpoint, so the table can be filled over several sittings.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,13 @@ def main() -> None:
             run = Path(args.runs) / f"{name}-s{seed}"
             cfg = gankit.TrainConfig(**spec, data_dir=args.data_dir, seed=seed, out=str(run), progress=False)
             done = (run / "checkpoints" / f"step_{cfg.resolved().steps:07d}.safetensors").exists()
-            if not (args.reuse and done):
+            partial = run.exists() and any((run / "checkpoints").glob("step_*.safetensors"))
+            if args.reuse and done:
+                pass
+            elif args.reuse and partial:  # an interrupted run continues from its newest checkpoint (bit-identical)
+                gankit.train(cfg, resume=True)
+            else:  # a fresh run; this benchmark's own folder for it is cleared first
+                shutil.rmtree(run, ignore_errors=True)
                 gankit.train(cfg)
             r = score(run, spec, seed, args.data_dir)
             r["train_s"] = read_jsonl(run / "metrics.jsonl")[-1]["time_s"]
