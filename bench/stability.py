@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import gankit
+from gankit import checkpoint as ckpt
 from gankit.stats import read_jsonl
 
 RECIPES: dict[str, dict[str, Any]] = {
@@ -86,11 +87,10 @@ def main() -> None:
         for seed in args.seeds:
             run = Path(args.runs) / f"{name}-s{seed}"
             cfg = gankit.TrainConfig(**spec, data_dir=args.data_dir, seed=seed, out=str(run), progress=False)
-            done = (run / "checkpoints" / f"step_{cfg.resolved().steps:07d}.safetensors").exists()
-            partial = run.exists() and any((run / "checkpoints").glob("step_*.safetensors"))
-            if args.reuse and done:
+            saved = [step for step, _ in ckpt.list_checkpoints(run)]
+            if args.reuse and cfg.resolved().steps in saved:
                 pass
-            elif args.reuse and partial:  # an interrupted run continues from its newest checkpoint (bit-identical)
+            elif args.reuse and saved:  # an interrupted run continues from its newest checkpoint (bit-identical)
                 gankit.train(cfg, resume=True)
             else:  # a fresh run; this benchmark's own folder for it is cleared first
                 shutil.rmtree(run, ignore_errors=True)

@@ -40,6 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere: bench/ siblings
 
 import gankit  # noqa: E402
+from gankit import checkpoint as ckpt  # noqa: E402
 from gankit.data import load_dataset  # noqa: E402
 from gankit.evaluation import metrics  # noqa: E402
 from gankit.evaluation.classifier import load_classifier  # noqa: E402
@@ -91,10 +92,8 @@ def run_gankit(args: argparse.Namespace, seed: int, scorer: Scorer) -> list[dict
         log(f"  gankit seed {seed}: {res.step} steps in {time.perf_counter() - t0:.0f} s (wall, set-up included)")
         clock = {r["step"]: r["time_s"] for r in read_jsonl(f"{d}/metrics.jsonl")}
         curve = []
-        for f in sorted(Path(d, "checkpoints").glob("*.safetensors")):
-            G = gankit.load(f)
-            step = int(f.stem.split("_")[-1])
-            images = G.sample(scorer.n, seed=NOISE_SEED)
+        for step, f in ckpt.list_checkpoints(d):
+            images = gankit.load(f).sample(scorer.n, seed=NOISE_SEED)
             curve.append({"step": step, "seconds": clock[step], "fid": scorer.fid(images)})
             log(f"    step {step:5d}  {clock[step]:7.1f} s  FID {curve[-1]['fid']:.1f}")
     return curve
@@ -161,6 +160,9 @@ def main() -> None:
     ap.add_argument("--out", default="runs/bench-ttq.json")
     ap.add_argument("--plot", default="docs/time_to_quality.png")
     args = ap.parse_args()
+    log_every = gankit.TrainConfig().log_every  # gankit's seconds at a checkpoint come from its metrics row
+    if args.every < 1 or args.every % log_every:
+        ap.error(f"--every must be a positive multiple of {log_every} (gankit's log interval), got {args.every}")
     seeds = [int(s) for s in args.seeds.split(",")]
     t0 = time.perf_counter()
     result: dict[str, Any] = {"machine": machine(), "command": " ".join(["python", "bench/time_to_quality.py",
