@@ -8,7 +8,10 @@ A run counts as converged by criteria fixed before any run was made:
 - toys (ring8, grid25): every mode covered (the 3-std protocol of `gankit evaluate`, 2,500 samples);
 - images: FID in the shipped classifier's features (`gankit evaluate --n 2000`) below FID_CONVERGED, at least
   9 of the 10 classes each holding 2% of the samples or more, and no health finding (d_domination,
-  mode_collapse, non_finite, exploding) in the last quarter of the run.
+  mode_collapse, non_finite, exploding) in the last quarter of the run;
+- conditional images, also: label accuracy (the shipped classifier agreeing with the label asked for) of at
+  least LABEL_ACC_CONVERGED, so that the label decides what is drawn (a G that ignores it scores 0.1). This
+  criterion was added in session 6, before any conditional recipe was run here.
 Runs already finished under --runs are scored again without training when --reuse is given, and interrupted
 ones resume from their newest checkpoint, so the table can be filled over several sittings.
 """
@@ -38,6 +41,8 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 #: an image run has converged below this FID (2,000 samples; a collapsed MLP GAN scores above 1,000 on MNIST)
 FID_CONVERGED = 500.0
+#: a conditional image run must draw the class it is asked for at least this often
+LABEL_ACC_CONVERGED = 0.5
 BAD_EVENTS = {"d_domination", "mode_collapse", "non_finite", "exploding"}
 
 
@@ -67,7 +72,11 @@ def score(run: Path, spec: dict[str, Any], seed: int, data_dir: str | None) -> d
     classes = sum(1 for v in hist if v >= 0.02) if isinstance(hist, list) else None  # fractions of samples
     bad = late_findings(run)
     ok = s["fid"] < FID_CONVERGED and (classes is None or classes >= 9) and not bad
-    return {"fid": s["fid"], "classes": classes, "late_findings": bad, "converged": bool(ok)}
+    out = {"fid": s["fid"], "recall": s.get("recall"), "classes": classes, "late_findings": bad}
+    if spec.get("conditional"):
+        out["label_accuracy"] = s["label_accuracy"]
+        ok = ok and s["label_accuracy"] >= LABEL_ACC_CONVERGED
+    return {**out, "converged": bool(ok)}
 
 
 def main() -> None:
@@ -107,6 +116,9 @@ def main() -> None:
         vals = [per_seed[s][key] for s in sorted(per_seed, key=int)]
         ok = sum(per_seed[s]["converged"] for s in per_seed)
         shown = ", ".join(f"{v:.0f}" for v in vals)
+        if "label_accuracy" in next(iter(per_seed.values())):
+            acc = [per_seed[s]["label_accuracy"] for s in sorted(per_seed, key=int)]
+            shown += "; label accuracy: " + ", ".join(f"{a:.2f}" for a in acc)
         print(f"| {name} | {ok} / {len(per_seed)} | {key}: {shown} | {statistics.median(vals):.0f} |")
 
 

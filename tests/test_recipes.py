@@ -27,6 +27,16 @@ def test_wgan_gp_recipe_uses_five_critic_steps():
     assert recipe("ring8", "mlp", "wgan-gp")["d_steps"] == 5
 
 
+def test_conditional_image_recipe_seeks_modes():
+    assert resolve(TrainConfig(dataset="mnist5k", conditional=True)).mode_seeking == 0.3
+    assert resolve(TrainConfig(dataset="mnist5k")).mode_seeking == 0.0
+    assert resolve(TrainConfig(dataset="ring8", model="mlp", conditional=True)).mode_seeking == 0.0
+    assert resolve(TrainConfig(dataset="mnist5k", conditional=True, mode_seeking=1.0)).mode_seeking == 1.0
+    # the recipe's term steps aside where it cannot pair rows; an explicit request is refused there instead
+    assert resolve(TrainConfig(dataset="mnist5k", conditional=True, reuse_fake=True)).mode_seeking == 0.0
+    assert resolve(TrainConfig(dataset="mnist5k", conditional=True, batch_size=33)).mode_seeking == 0.0
+
+
 def test_explicit_values_win_and_width_sizes_both_networks():
     cfg = resolve(TrainConfig(dataset="mnist5k", steps=7, lr_d=1e-3, ema=0.0, width=8))
     assert (cfg.steps, cfg.lr_d, cfg.ema, cfg.width, cfg.d_width) == (7, 1e-3, 0.0, 8, 8)

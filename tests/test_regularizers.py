@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from gankit.regularizers import add_instance_noise, ema_update, gradient_penalty, instance_noise_std, r1_penalty
+from gankit.regularizers import (add_instance_noise, ema_update, gradient_penalty, instance_noise_std, mode_seeking_loss,
+                                 r1_penalty)
 
 
 class LinearD(nn.Module):
@@ -75,3 +76,22 @@ def test_r1_penalty_hand_computed():
     assert r1.item() == pytest.approx(25.0)
     r1.backward()
     assert torch.allclose(lin.weight.grad, 2.0 * lin.weight.detach())  # d/dw (||w||^2) = 2w
+
+
+def test_mode_seeking_loss_hand_computed():
+    """Pairs are rows (2i, 2i+1): the ratio is mean |image difference| over mean |z difference|."""
+    z = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [2.0, 4.0]])  # |dz| means: 1 and 1 -> 1
+    fake = torch.tensor([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])  # 0.5 and 0 -> 0.25
+    assert mode_seeking_loss(fake, z, weight=2.0, eps=0.0).item() == pytest.approx(2.0 / 0.25)
+    # images that ignore z (collapse within a class) make the term huge; that is what G is pushed away from
+    same = torch.ones(4, 3)
+    assert mode_seeking_loss(same, z, weight=1.0).item() == pytest.approx(1e5)
+    # the term carries gradient to the images: pulling a pair apart lowers it
+    f = fake.clone().requires_grad_(True)
+    mode_seeking_loss(f, z, weight=1.0).backward()
+    assert f.grad[0].sum() > 0 and f.grad[1].sum() < 0  # row 0 moves down, row 1 up: further apart
+
+
+def test_mode_seeking_loss_needs_pairs():
+    with pytest.raises(ValueError, match="pairs"):
+        mode_seeking_loss(torch.zeros(3, 2), torch.zeros(3, 2), weight=1.0)

@@ -82,6 +82,36 @@ def test_conditional_toy_run(tmp_path):
     assert G.num_classes == 8 and G.sample(16, labels=3).shape == (16, 2)
 
 
+def test_mode_seeking_pairs_share_labels_and_is_logged(tmp_path, monkeypatch):
+    """With --mode-seeking, G's update draws labels in pairs (rows 2i and 2i+1 alike) and logs the term."""
+    from gankit.models.mlp import MLPGenerator
+
+    seen = []
+    forward = MLPGenerator.forward
+
+    def spy(self, z, y=None):
+        if torch.is_grad_enabled():  # G's own update; the D phase runs G under no_grad
+            seen.append(y.clone())
+        return forward(self, z, y)
+
+    monkeypatch.setattr(MLPGenerator, "forward", spy)
+    res = gankit.train(_cfg(tmp_path, steps=10, conditional=True, mode_seeking=1.0))
+    assert len(seen) == 10
+    for y in seen:
+        assert torch.equal(y[0::2], y[1::2]) and len(set(y.tolist())) > 1
+    row = json.loads((Path(res.out) / "metrics.jsonl").read_text().splitlines()[-1])
+    assert row["Loss/MS"] > 0
+
+
+def test_mode_seeking_refusals():
+    with pytest.raises(ConfigError, match="reuse_fake"):
+        TrainConfig(mode_seeking=1.0, reuse_fake=True)
+    with pytest.raises(ConfigError, match="even"):
+        TrainConfig(mode_seeking=1.0, batch_size=33)
+    with pytest.raises(ConfigError, match="mode_seeking"):
+        TrainConfig(mode_seeking=-1.0)
+
+
 def test_fresh_run_refuses_existing_run_dir(tmp_path):
     gankit.train(_cfg(tmp_path, steps=20))
     with pytest.raises(ConfigError, match="--resume"):

@@ -24,6 +24,9 @@ def _d(name: str) -> str:
     image, toy, wgan = (recipe("mnist5k", "dcgan", "nonsaturating"), recipe("ring8", "mlp", "nonsaturating"),
                         recipe("mnist5k", "dcgan", "wgan-gp"))
     text = f"(default: {image.get(name)} for images, {toy.get(name)} for toy data"
+    cond = recipe("mnist5k", "dcgan", "nonsaturating", conditional=True)
+    if cond.get(name) != image.get(name):
+        text += f", {cond.get(name)} for conditional images"
     if wgan.get(name) != image.get(name):
         text += f", {wgan.get(name)} with wgan-gp"
     return text + ")"
@@ -127,6 +130,8 @@ def _add_train(sub: Any) -> None:
                    "grids as TensorBoard events into RUN/tensorboard (pip install 'gankit[tensorboard]')")
     g = p.add_argument_group("scaling out", "torchrun --nproc_per_node N -m gankit train ... runs N ranks with "
                              "DistributedDataParallel (gloo on CPU, nccl on GPU); rank 0 writes the run directory")
+    g.add_argument("--mode-seeking", type=float, help="weight of the mode-seeking term in G's loss (Mao et al. "
+                   f"2019), against collapse within a class, 0: off {_d('mode_seeking')}")
     g.add_argument("--sync-bn", action="store_true", help="BatchNorm statistics over the global batch of all ranks "
                    "(SyncBatchNorm); without it each rank normalises its own rows")
     g = p.add_argument_group("speed", "measured side by side in bench/run.py (BENCHMARKS.md)")

@@ -23,7 +23,8 @@ DEVICES = ("auto", "cpu", "cuda")
 
 #: Fields whose None means "the default recipe's value" (see gankit.recipes); `train` fills them in before it
 #: writes config.json, so a run's config always holds the numbers it used.
-RECIPE_FIELDS = ("steps", "batch_size", "d_steps", "lr_g", "lr_d", "beta2", "width", "d_width", "z_dim", "ema", "r1")
+RECIPE_FIELDS = ("steps", "batch_size", "d_steps", "lr_g", "lr_d", "beta2", "width", "d_width", "z_dim", "ema", "r1",
+                 "mode_seeking")
 
 
 @dataclass
@@ -72,6 +73,9 @@ class TrainConfig:
     instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, annealed linearly to 0
     grad_clip: float | None = None  # clip each network's gradient norm to this value
     ema: float | None = None  # decay of the EMA copy of G used for sampling; 0 keeps no EMA copy
+    # weight of the mode-seeking term in G's loss (Mao et al. 2019): G's update draws pairs of z with one label
+    # each and is penalised when a pair's images differ little; against collapse within a class. 0: off
+    mode_seeking: float | None = None
 
     # --- health monitor (gankit.health): findings as events in metrics.jsonl; auto_remedy acts on them
     health: bool = True
@@ -139,6 +143,14 @@ class TrainConfig:
             raise ConfigError(f"config key 'eval_n' must be >= 2, got {self.eval_n!r}")
         if self.r1 is not None and self.r1 < 0:
             raise ConfigError(f"config key 'r1' must be >= 0, got {self.r1!r}")
+        if self.mode_seeking is not None and self.mode_seeking < 0:
+            raise ConfigError(f"config key 'mode_seeking' must be >= 0 (0: off), got {self.mode_seeking!r}")
+        if self.mode_seeking and self.reuse_fake:
+            raise ConfigError("config keys 'mode_seeking' and 'reuse_fake' do not combine: the mode-seeking term "
+                              "needs G's update to draw its own pairs of z that share a label")
+        if self.mode_seeking and self.batch_size is not None and self.batch_size % 2:
+            raise ConfigError(f"config key 'mode_seeking' pairs the batch's rows: batch_size must be even, "
+                              f"got {self.batch_size!r}")
         if self.gp_weight < 0:
             raise ConfigError(f"config key 'gp_weight' must be >= 0, got {self.gp_weight!r}")
         if self.image_size is not None and self.image_size < 8:

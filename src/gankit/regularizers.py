@@ -1,5 +1,5 @@
 """Regularizers and tricks that need a model or randomness, kept out of the pure losses: WGAN-GP's gradient
-penalty, the R1 penalty, annealed instance noise, and the EMA of the generator's weights."""
+penalty, the R1 penalty, the mode-seeking term, annealed instance noise, and the EMA of the generator's weights."""
 
 from __future__ import annotations
 
@@ -37,6 +37,21 @@ def r1_penalty(D: Callable[..., Tensor], real: Tensor, y: Tensor | None = None, 
     out = D(x, y) if y is not None else D(x)
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
     return 0.5 * gamma * grad.reshape(x.shape[0], -1).pow(2).sum(dim=1).mean()
+
+
+def mode_seeking_loss(fake: Tensor, z: Tensor, *, weight: float, eps: float = 1e-5) -> Tensor:
+    """weight / (mean_i |G(z_2i) - G(z_2i+1)| / mean_i |z_2i - z_2i+1| + eps), the mode-seeking term of Mao et al.
+    2019 (MSGAN), added to G's loss.
+
+    Rows (2i, 2i+1) of `fake` are a pair drawn with the same label and different z. A generator that ignores z
+    (collapse within a class) makes the ratio ~0 and this term large; one whose images move with z as much as
+    z moves keeps it small. The means run over all pairs and pixels at once, as in the paper."""
+    n = fake.shape[0]
+    if n % 2 or z.shape[0] != n:
+        raise ValueError(f"mode_seeking_loss pairs rows (2i, 2i+1): got {n} samples and {z.shape[0]} latents")
+    f, zz = fake.reshape(n // 2, 2, -1), z.reshape(n // 2, 2, -1)
+    ratio = (f[:, 0] - f[:, 1]).abs().mean() / (zz[:, 0] - zz[:, 1]).abs().mean()
+    return weight / (ratio + eps)
 
 
 def instance_noise_std(step: int, total_steps: int, initial_std: float) -> float:

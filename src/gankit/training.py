@@ -32,7 +32,8 @@ from .errors import ConfigError, GankitError
 from .losses import Loss, get_loss
 from .models import build_models
 from .distributed import BatchShard, DistContext, PeerFailure
-from .regularizers import add_instance_noise, ema_update, gradient_penalty, instance_noise_std, r1_penalty
+from .regularizers import (add_instance_noise, ema_update, gradient_penalty, instance_noise_std, mode_seeking_loss,
+                           r1_penalty)
 from .stats import JsonlWriter, Stats, all_finite, read_jsonl
 
 
@@ -228,6 +229,9 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext) -> RunResult:
         tensorboard.require()  # before anything is written: a missing package is a one-line error
     data = load_training_data(cfg)
     shard = BatchShard(cfg.batch_size, ctx.rank, ctx.world_size)  # refuses a batch that does not split evenly
+    if cfg.mode_seeking and shard.local_batch % 2:
+        raise ConfigError(f"--mode-seeking pairs each rank's rows: the per-rank batch {shard.local_batch} must be "
+                          "even")
     loss: Loss = get_loss(cfg.loss, label_smoothing=cfg.label_smoothing, lsgan_abc=tuple(cfg.lsgan_abc))
     state = init_state(cfg, data, device)
     if ctx.enabled and cfg.sync_bn:  # after init_state: G_ema stays plain BatchNorm; parameters are kept
@@ -373,12 +377,17 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext) -> RunResult:
             D.requires_grad_(False)
             if reuse:  # the last D update's z (and its real batch's labels), as pytorch/examples' dcgan does
                 y_g, fake = y, fake_g
-            else:  # fresh z and labels (Algorithm 1)
-                y_g = draw_labels(B)
+            else:  # fresh z and labels (Algorithm 1); with mode seeking, rows (2i, 2i+1) share a label
+                y_g = draw_labels(B // 2).repeat_interleave(2) if cfg.mode_seeking and conditional else draw_labels(B)
                 y_g = shard.rows(y_g) if y_g is not None else None
-                fake = G_ddp(draw_z(), y_g)
+                z_g = draw_z()
+                fake = G_ddp(z_g, y_g)
             gen_logits = D_frozen(noisy(fake, noise_std), y_g)
             loss_G = loss.g_loss(gen_logits)
+            if cfg.mode_seeking:
+                ms = mode_seeking_loss(fake, z_g, weight=cfg.mode_seeking)
+                stats.add("Loss/MS", ms)
+                loss_G = loss_G + ms
             opt_G.zero_grad(set_to_none=True)
             loss_G.backward()
             gnorm_G = _clip(G, cfg.grad_clip)

@@ -43,8 +43,7 @@ class ClassicDiscriminator(DiscriminatorBase):
         super().__init__("classic", data_shape, num_classes, cond_d)
         c, h, w = data_shape
         c1 = width or 64
-        self.label_embed = nn.Embedding(num_classes, num_classes) if self.cond_d == "concat" else None
-        c_in = c + (num_classes if self.label_embed is not None else 0)
+        c_in = c + self.label_channels  # concat conditioning: one-hot label maps beside the image
         self.conv = nn.Sequential(
             nn.Conv2d(c_in, c1, 5, 1, 2), nn.LeakyReLU(0.2, True), nn.MaxPool2d(2),
             nn.Conv2d(c1, 2 * c1, 5, 1, 2), nn.LeakyReLU(0.2, True), nn.MaxPool2d(2))
@@ -55,8 +54,5 @@ class ClassicDiscriminator(DiscriminatorBase):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         check_labels(self, y, x.shape[0])
-        if self.label_embed is not None:
-            e = self.label_embed(y)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
-            x = torch.cat([x, e], dim=1)
-        feats = self.fc(self.conv(x).flatten(1))  # [N, 1024]
+        feats = self.fc(self.conv(self.with_label_maps(x, y)).flatten(1))  # [N, 1024]
         return self.project(self.head(feats).squeeze(1), feats, y)  # [N]

@@ -52,9 +52,7 @@ class DCGANDiscriminator(DiscriminatorBase):
         w = width or DEFAULT_WIDTH
         start, downs = plan(size)
         ch = [w * 2 ** i for i in range(downs)]  # e.g. 28: [w, 2w]; 64: [w, 2w, 4w, 8w]
-        # concat conditioning: the label as `num_classes` constant input channels (a learned embedding map)
-        self.label_embed = nn.Embedding(num_classes, num_classes) if self.cond_d == "concat" else None
-        c_in = c + (num_classes if self.label_embed is not None else 0)
+        c_in = c + self.label_channels  # concat conditioning: one-hot label maps beside the image
         layers: list[nn.Module] = [nn.Conv2d(c_in, ch[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for a, b in zip(ch[:-1], ch[1:]):
             layers += [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.LeakyReLU(0.2, True)]
@@ -66,10 +64,7 @@ class DCGANDiscriminator(DiscriminatorBase):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         check_labels(self, y, x.shape[0])
-        if self.label_embed is not None:
-            e = self.label_embed(y)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
-            x = torch.cat([x, e], dim=1)  # [N, C + K, H, W]
-        h = self.features(x)  # [N, F, s, s]
+        h = self.features(self.with_label_maps(x, y))  # [N, F, s, s]
         logits = self.head(h).view(-1)  # [N]
         if self.cond_d == "projection":
             logits = self.project(logits, h.sum(dim=(2, 3)), y)  # sum-pooled features, as in Miyato & Koyama
