@@ -57,7 +57,7 @@ def test_run_config_json_holds_resolved_values(tmp_path):
     assert saved["batch_size"] == recipe("ring8", "mlp", "nonsaturating")["batch_size"]
     assert saved["steps"] == 3 and saved["width"] == 16 and saved["d_width"] == 16
     assert all(saved[k] is not None for k in ("lr_g", "lr_d", "beta2", "ema", "r1", "z_dim", "d_steps"))
-    assert saved["ema"] == 0.0 and not gankit.load(out).uses_ema  # toys: no EMA copy; sampling uses G itself
+    assert saved["ema"] == 0.999 and gankit.load(out).uses_ema  # toys sample from the EMA copy too
 
 
 @pytest.mark.parametrize("bad", [{"ema": 1.0}, {"r1": -1.0}, {"d_width": 0}, {"z_dim": 0}])

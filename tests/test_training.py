@@ -29,7 +29,7 @@ def _weights(path):
 
 
 def test_run_directory_contents(tmp_path):
-    res = gankit.train(_cfg(tmp_path, ema=0.99))  # the toy recipe keeps no EMA copy; ask for one
+    res = gankit.train(_cfg(tmp_path, ema=0.99))
     out = Path(res.out)
     assert res.step == 40
     cfg = json.loads((out / "config.json").read_text())
