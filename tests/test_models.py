@@ -110,3 +110,16 @@ def test_errors():
     G, D = build_models("mlp", data_shape=(2,), z_dim=8)
     with pytest.raises(ConfigError, match="unconditional"):
         D(torch.randn(2, 2), torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("name", ["dcgan", "classic"])
+def test_conv_d_sees_the_label_as_one_hot_maps(name):
+    """Concat conditioning appends K fixed one-hot maps to the image: no learned label weights in D (a learned
+    N(0, 1) embedding left D at chance on Fashion-MNIST), and the first layer sees exactly those maps."""
+    _, D = build_models(name, data_shape=(1, 28, 28), z_dim=8, num_classes=10, cond_d="concat", width=8)
+    assert not any("label" in k for k, _ in D.named_parameters())
+    x, y = torch.zeros(3, 1, 28, 28), torch.tensor([0, 4, 9])
+    maps = D.with_label_maps(x, y)
+    assert maps.shape == (3, 11, 28, 28)
+    assert torch.equal(maps[:, 1:, 5, 7], nn.functional.one_hot(y, 10).float())
+    assert torch.equal(maps[:, :1], x)
