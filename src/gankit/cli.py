@@ -101,6 +101,8 @@ def _add_train(sub: Any) -> None:
     g.add_argument("--instance-noise", type=float, help="std of noise added to D's inputs, annealed to 0")
     g.add_argument("--grad-clip", type=float, help="clip each network's gradient norm")
     g.add_argument("--ema", type=float, help=f"decay of the EMA copy of G used for sampling, 0: none {_d('ema')}")
+    g.add_argument("--mode-seeking", type=float, help="weight of the mode-seeking term in G's loss (Mao et al. "
+                   f"2019), against collapse within a class, 0: off {_d('mode_seeking')}")
     g.add_argument("--no-ema", action="store_true", help="keep no EMA copy of G")
     g = p.add_argument_group("health")
     g.add_argument("--health", action=argparse.BooleanOptionalAction, help="watch every log interval for D or G "
@@ -130,8 +132,6 @@ def _add_train(sub: Any) -> None:
                    "grids as TensorBoard events into RUN/tensorboard (pip install 'gankit[tensorboard]')")
     g = p.add_argument_group("scaling out", "torchrun --nproc_per_node N -m gankit train ... runs N ranks with "
                              "DistributedDataParallel (gloo on CPU, nccl on GPU); rank 0 writes the run directory")
-    g.add_argument("--mode-seeking", type=float, help="weight of the mode-seeking term in G's loss (Mao et al. "
-                   f"2019), against collapse within a class, 0: off {_d('mode_seeking')}")
     g.add_argument("--sync-bn", action="store_true", help="BatchNorm statistics over the global batch of all ranks "
                    "(SyncBatchNorm); without it each rank normalises its own rows")
     g = p.add_argument_group("speed", "measured side by side in bench/run.py (BENCHMARKS.md)")

@@ -29,8 +29,8 @@ _IMAGE_WIDTH = {"dcgan": (64, 32)}  # model -> (G width, D width); other models 
 # 2-D toys: wide MLPs, large batches, and R1 (Mescheder et al. 2018) so that the non-saturating GAN covers
 # every mode of ring8 and grid25 instead of hopping between them; sampling from an EMA of G's weights, because
 # G's modes keep circling their targets by about the 3-std radius of ring8 (0.06): without it 2 of 10 seeds
-# missed a mode by that criterion (bench/stability.py), with it seeds 3, 4 and 9 covered all 8, HQ 0.78-0.81
-# against 0.28-0.46.
+# missed a mode by that criterion (bench/stability.py), with it all 10 covered all 8 (HQ 0.72-0.81 against
+# 0.28-0.67).
 _TOY: dict[str, Any] = {"steps": 4000, "batch_size": 256, "d_steps": 1, "lr_g": 5e-4, "lr_d": 5e-4,
                         "beta2": 0.9, "ema": 0.999, "r1": 0.1, "z_dim": TOY_Z_DIM, "width": 256,
                         "mode_seeking": 0.0}
