@@ -110,6 +110,19 @@ def test_errors():
     G, D = build_models("mlp", data_shape=(2,), z_dim=8)
     with pytest.raises(ConfigError, match="unconditional"):
         D(torch.randn(2, 2), torch.tensor([0, 1]))
+    with pytest.raises(ConfigError, match="depth.*'dcgan'"):
+        build_models("dcgan", data_shape=(1, 28, 28), z_dim=8, depth=3)
+    with pytest.raises(ConfigError, match="depth must be > 0"):
+        build_models("mlp", data_shape=(2,), z_dim=8, depth=0)
+
+
+@pytest.mark.parametrize("shape, depth, widths", [((2,), None, [16, 16]), ((2,), 4, [16] * 4),
+                                                  ((1, 28, 28), None, [16, 32, 64]), ((1, 28, 28), 2, [16, 32])])
+def test_mlp_depth_sets_the_hidden_layers_of_both_nets(shape, depth, widths):
+    G, D = build_models("mlp", data_shape=shape, z_dim=8, width=16, depth=depth)
+    g = [m.out_features for m in G.net if isinstance(m, nn.Linear)][:-1]
+    d = [m.out_features for m in D.features if isinstance(m, nn.Linear)]
+    assert g == widths and d == widths[::-1]  # D mirrors G
 
 
 @pytest.mark.parametrize("name", ["dcgan", "classic"])

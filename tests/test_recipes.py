@@ -14,7 +14,7 @@ def test_image_and_toy_recipes_differ_and_fill_every_field():
     toy = resolve(TrainConfig(dataset="ring8", model="mlp"))
     for cfg in (img, toy):
         for name in RECIPE_FIELDS:
-            if name != "d_width" or cfg.width is not None:
+            if name != "depth" and (name != "d_width" or cfg.width is not None):  # depth None: the MLP's own
                 assert getattr(cfg, name) is not None, name
     assert (img.lr_g, img.beta1, img.beta2, img.z_dim) == (2e-4, 0.5, 0.999, 100)  # the DCGAN optimiser
     assert toy.batch_size > img.batch_size and toy.z_dim != img.z_dim
@@ -45,9 +45,18 @@ def test_explicit_values_win_and_width_sizes_both_networks():
     assert resolve(cfg) == cfg  # idempotent: a resumed run's config is already resolved
 
 
-def test_classic_keeps_its_own_width():
+def test_classic_recipe_halves_its_width():
     cfg = resolve(TrainConfig(dataset="mnist5k", model="classic"))
-    assert cfg.width is None and cfg.d_width is None
+    assert cfg.width == 32 and cfg.d_width == 32 and cfg.depth is None
+    assert resolve(TrainConfig(dataset="mnist5k", model="classic", width=64)).d_width == 64
+
+
+def test_grid25_recipe_is_deeper_and_longer():
+    grid, ring = resolve(TrainConfig(dataset="grid25", model="mlp")), resolve(TrainConfig(dataset="ring8", model="mlp"))
+    assert (grid.depth, grid.steps) == (3, 12000)
+    assert ring.depth is None and ring.steps == 4000  # ring8 keeps the MLP's two hidden layers
+    assert (grid.width, grid.lr_g, grid.r1, grid.ema) == (ring.width, ring.lr_g, ring.r1, ring.ema)
+    assert resolve(TrainConfig(dataset="grid25", model="mlp", depth=2, steps=5)).depth == 2  # explicit wins
 
 
 def test_run_config_json_holds_resolved_values(tmp_path):
@@ -60,7 +69,21 @@ def test_run_config_json_holds_resolved_values(tmp_path):
     assert saved["ema"] == 0.999 and gankit.load(out).uses_ema  # toys sample from the EMA copy too
 
 
-@pytest.mark.parametrize("bad", [{"ema": 1.0}, {"r1": -1.0}, {"d_width": 0}, {"z_dim": 0}])
+@pytest.mark.parametrize("bad", [{"ema": 1.0}, {"r1": -1.0}, {"d_width": 0}, {"depth": 0}, {"z_dim": 0}])
 def test_bad_recipe_fields_are_refused(bad):
     with pytest.raises(gankit.ConfigError, match=next(iter(bad))):
         TrainConfig(**bad)
+
+
+def test_mlp_checkpoint_saved_before_depth_existed_loads_with_its_own_depth(tmp_path):
+    # grid25's recipe is now 3 hidden layers; a run saved earlier had 2 and no "depth" key in its config
+    from gankit import checkpoint as ckpt
+
+    out = tmp_path / "old"
+    gankit.train(TrainConfig(dataset="grid25", model="mlp", steps=2, depth=2, width=8, out=str(out), progress=False))
+    file = ckpt.latest_checkpoint(out)
+    tensors, meta = ckpt.load(file)
+    del meta["config"]["depth"]
+    ckpt.save(file, tensors, meta)
+    G = gankit.load(out)
+    assert G.config.depth == 2 and G.sample(5).shape == (5, 2)

@@ -75,6 +75,8 @@ def _add_train(sub: Any) -> None:
                    "(default: 64 for dcgan on images, 256 for the MLP on toy data, else the model's own)")
     g.add_argument("--d-width", type=int, help="D's base channel/hidden width (default: 32 for dcgan on images, "
                    "else --width)")
+    g.add_argument("--depth", type=int, help="hidden layers of the MLP's G and D (default: 3 on grid25, 2 on the other "
+                   "toys, 3 on images)")
     g.add_argument("--z-dim", type=int, help=f"latent size {_d('z_dim')}")
     g.add_argument("--prior", choices=PRIORS, help=f"distribution of z {_d('prior')}")
     g.add_argument("--conditional", action="store_true", help="class-conditional G and D (labelled data)")

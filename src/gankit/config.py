@@ -23,8 +23,8 @@ DEVICES = ("auto", "cpu", "cuda")
 
 #: Fields whose None means "the default recipe's value" (see gankit.recipes); `train` fills them in before it
 #: writes config.json, so a run's config always holds the numbers it used.
-RECIPE_FIELDS = ("steps", "batch_size", "d_steps", "lr_g", "lr_d", "beta2", "width", "d_width", "z_dim", "ema", "r1",
-                 "mode_seeking")
+RECIPE_FIELDS = ("steps", "batch_size", "d_steps", "lr_g", "lr_d", "beta2", "width", "d_width", "depth", "z_dim", "ema",
+                 "r1", "mode_seeking")
 
 
 @dataclass
@@ -43,6 +43,7 @@ class TrainConfig:
     model: str = "dcgan"  # a name from gankit.models.MODEL_NAMES
     width: int | None = None  # G's base channel / hidden width (and D's unless d_width is set)
     d_width: int | None = None  # D's base width; None after resolving: the same as width
+    depth: int | None = None  # hidden layers of the MLP's G and D; None: the model's own (2 on toys, 3 on images)
     z_dim: int | None = None  # 100 for images, 32 for toy data
     prior: str = "gaussian"  # distribution of z: gaussian N(0, I) or uniform U[-1, 1]
     conditional: bool = False  # class-conditional G and D ("draw me a 7")
@@ -112,7 +113,7 @@ class TrainConfig:
         """Range and choice checks that do not need the registries (those are checked where they live)."""
         _check_types(self)
         positive = ("steps", "batch_size", "d_steps", "log_every", "sample_every", "ckpt_every", "keep_ckpts",
-                    "n_samples", "width", "d_width", "z_dim")
+                    "n_samples", "width", "d_width", "depth", "z_dim")
         for name in positive:
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"config key {name!r} must be > 0, got {getattr(self, name)!r}")

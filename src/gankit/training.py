@@ -66,7 +66,7 @@ def build_networks(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: i
     cfg = cfg.resolved()
     return build_models(cfg.model, data_shape=tuple(data_shape), z_dim=cfg.z_dim,
                         num_classes=num_classes if cfg.conditional else 0, cond_d=cfg.cond_d, width=cfg.width,
-                        d_width=cfg.d_width)
+                        d_width=cfg.d_width, depth=cfg.depth)
 
 
 def sample_prior(prior: str, n: int, z_dim: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:

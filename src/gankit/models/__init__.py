@@ -27,9 +27,9 @@ MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_classes: int = 0,
                  cond_d: str = "concat", width: int | None = None,
-                 d_width: int | None = None) -> tuple[nn.Module, nn.Module]:
+                 d_width: int | None = None, depth: int | None = None) -> tuple[nn.Module, nn.Module]:
     """(G, D) for `name`; num_classes > 0 makes both class-conditional. `width` sets G's base width and D's
-    too unless `d_width` is given; None means the model's own default."""
+    too unless `d_width` is given; `depth` (MLP only) the hidden layers of both; None means the model's own."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     make_g, make_d, takes_vectors = _REGISTRY[name]
@@ -44,9 +44,12 @@ def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_clas
                           "(toy data: use --model mlp)")
     if z_dim <= 0 or num_classes < 0:
         raise ConfigError(f"z_dim must be > 0 and num_classes >= 0, got {z_dim}, {num_classes}")
-    for label, value in (("width", width), ("d_width", d_width)):
+    for label, value in (("width", width), ("d_width", d_width), ("depth", depth)):
         if value is not None and value <= 0:
             raise ConfigError(f"{label} must be > 0, got {value}")
-    G = make_g(data_shape, z_dim, num_classes, width)
-    D = make_d(data_shape, num_classes, cond_d, d_width if d_width is not None else width)
+    if depth is not None and name != "mlp":
+        raise ConfigError(f"depth sets the MLP's hidden layers; model {name!r} has a fixed layout (leave depth unset)")
+    extra = {"depth": depth} if name == "mlp" else {}
+    G = make_g(data_shape, z_dim, num_classes, width, **extra)
+    D = make_d(data_shape, num_classes, cond_d, d_width if d_width is not None else width, **extra)
     return G, D

@@ -11,22 +11,29 @@ from torch import Tensor, nn
 from .base import DiscriminatorBase, GeneratorBase
 
 
-def _hidden(data_shape: tuple[int, ...], width: int | None) -> list[int]:
+def _hidden(data_shape: tuple[int, ...], width: int | None, depth: int | None = None) -> list[int]:
+    """Widths of the hidden layers (G's order; D uses them reversed): constant on toy points, doubling on images."""
     if len(data_shape) == 1:  # toy points
         w = width or 128
-        return [w, w]
+        return [w] * (depth or 2)
     w = width or 256
-    return [w, 2 * w, 4 * w]
+    return [w * 2 ** i for i in range(depth or 3)]
+
+
+def hidden_layers(state: dict[str, object], prefix: str = "net.") -> int:
+    """Hidden layers of an MLP generator's state dict (its Linear layers minus the output layer)."""
+    return sum(1 for k in state if k.startswith(prefix) and k.endswith(".weight")) - 1
 
 
 class MLPGenerator(GeneratorBase):
-    def __init__(self, data_shape: tuple[int, ...], z_dim: int, num_classes: int = 0, width: int | None = None):
+    def __init__(self, data_shape: tuple[int, ...], z_dim: int, num_classes: int = 0, width: int | None = None,
+                 depth: int | None = None):
         super().__init__("mlp", data_shape, z_dim, num_classes)
         is_image = len(data_shape) == 3
         act = (lambda: nn.LeakyReLU(0.2)) if is_image else nn.ReLU
         layers: list[nn.Module] = []
         d = self.input_dim
-        for h in _hidden(data_shape, width):
+        for h in _hidden(data_shape, width, depth):
             layers += [nn.Linear(d, h), act()]
             d = h
         layers.append(nn.Linear(d, math.prod(data_shape)))
@@ -40,14 +47,14 @@ class MLPGenerator(GeneratorBase):
 
 class MLPDiscriminator(DiscriminatorBase):
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, cond_d: str = "concat",
-                 width: int | None = None):
+                 width: int | None = None, depth: int | None = None):
         super().__init__("mlp", data_shape, num_classes, cond_d)
         d = math.prod(data_shape)
         self.label_embed = nn.Embedding(num_classes, num_classes) if self.cond_d == "concat" else None
         if self.label_embed is not None:
             d += num_classes
         layers: list[nn.Module] = []
-        for h in reversed(_hidden(data_shape, width)):
+        for h in reversed(_hidden(data_shape, width, depth)):
             layers += [nn.Linear(d, h), nn.LeakyReLU(0.2)]
             d = h
         self.features = nn.Sequential(*layers)
