@@ -44,3 +44,40 @@ def test_reference_snapshots_are_kept_off_its_clock():
 def test_time_to_threshold_is_the_first_snapshot_at_or_below(fids, expected):
     curve = [{"seconds": float(i + 1), "fid": f} for i, f in enumerate(fids)]
     assert time_to(curve, 350.0) == expected
+
+
+def test_reference_main_is_timed_from_its_own_iteration_lines(tmp_path):
+    # a stand-in for pytorch/examples' dcgan/main.py: its argument names and its per-iteration line, one every
+    # 0.05 s, then a hang that the harness must cut short once it has seen the last timed iteration
+    from reference_main import BATCH, time_main, torchvision_root
+
+    stub = tmp_path / "main.py"
+    stub.write_text(
+        "import argparse, os, time\n"
+        "p = argparse.ArgumentParser()\n"
+        "for a in ('--dataset', '--dataroot', '--niter', '--outf', '--manualSeed'): p.add_argument(a)\n"
+        "o = p.parse_args()\n"
+        "assert sorted(os.listdir(os.path.join(o.dataroot, 'MNIST', 'raw')))[0] == 't10k-images-idx3-ubyte'\n"
+        "print(o)\n"
+        "for i in range(100):\n"
+        "    time.sleep(0.05)\n"
+        "    print('[0/1][%d/938] Loss_D: 1.0 Loss_G: 2.0 D(x): 0.5 D(G(z)): 0.5 / 0.5' % i)\n"
+        "    if i == 8: time.sleep(600)\n")
+    data = tmp_path / "data" / "mnist"
+    data.mkdir(parents=True)
+    import gzip
+
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        with gzip.open(data / f"{name}.gz", "wb") as f:
+            f.write(b"idx")
+    root = torchvision_root(tmp_path / "data", tmp_path / "root")
+    assert (root / "MNIST" / "raw" / "train-images-idx3-ubyte").read_bytes() == b"idx"
+    t = time.perf_counter()
+    r = time_main(sys.executable, stub, root, iters=8, warmup=2)
+    assert time.perf_counter() - t < 60  # stopped at iteration 8, not left to its 600 s sleep
+    # 6 iterations of 0.05 s each, plus the stub's start-up; images per iteration = main.py's batch
+    assert 0.2 * BATCH / 0.05 < r["images_per_s"] <= BATCH / 0.05 * 1.01
+    with pytest.raises(SystemExit, match="before iteration 200"):
+        stub.write_text(stub.read_text().replace("if i == 8: time.sleep(600)", "if i == 8: break"))
+        time_main(sys.executable, stub, root, iters=200, warmup=2)
