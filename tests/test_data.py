@@ -464,3 +464,19 @@ def test_folder_errors(tmp_path: Path) -> None:
     assert str(truncated) in one_line(e)
     with pytest.raises(ConfigError, match="needs a path"):
         load_dataset("folder:")
+
+
+def test_compact_images_are_the_float_images_in_a_quarter_of_the_memory() -> None:
+    from gankit.data.base import as_float
+
+    full = load_dataset("mnist5k")
+    small = load_dataset("mnist5k", compact=True)
+    assert small.x.dtype == torch.uint8 and small.x.shape == full.x.shape == (5000, 1, 28, 28)
+    assert small.x.element_size() * 4 == full.x.element_size()
+    assert torch.equal(as_float(small.x), full.x)  # the very same float values, not merely close
+    assert torch.equal(as_float(full.x), full.x)  # float batches pass through
+    assert small.sample_shape == full.sample_shape and torch.equal(small.y, full.y)
+    # resized or recoloured images cannot be kept as the original pixels: those stay float
+    assert load_dataset("mnist5k", compact=True, image_size=32).x.dtype == torch.float32
+    assert load_dataset("mnist5k", compact=True, channels=3).x.dtype == torch.float32
+    assert load_dataset("ring8", compact=True, n=10).x.dtype == torch.float32

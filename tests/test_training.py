@@ -177,3 +177,25 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
         assert torch.equal(ref[k], got[k]), k
     steps_logged = [json.loads(line)["step"] for line in (killed / "metrics.jsonl").read_text().splitlines()]
     assert steps_logged == sorted(set(steps_logged))  # no duplicated rows from the killed stretch
+
+
+def test_training_on_compact_pixels_matches_training_on_floats(tmp_path, monkeypatch):
+    # gankit.train holds MNIST-family images as uint8 and converts each batch; the weights must be exactly those
+    # of a run on the float32 data set (same values, same random stream)
+    from gankit import training
+    from gankit.data.base import Dataset
+
+    cfg = dict(dataset="mnist5k", model="dcgan", steps=4, batch_size=8, width=8, d_width=8, progress=False)
+    gankit.train(TrainConfig(**cfg, out=str(tmp_path / "compact")))
+    load = training.load_training_data
+
+    def as_floats(c):
+        d = load(c)
+        assert d.x.dtype == torch.uint8  # what train uses by default
+        return Dataset(d.name, d.x.to(torch.float32) / 127.5 - 1.0, d.y, d.num_classes, d.class_names)
+
+    monkeypatch.setattr(training, "load_training_data", as_floats)
+    gankit.train(TrainConfig(**cfg, out=str(tmp_path / "float")))
+    a, b = gankit.load(tmp_path / "compact", ema=False), gankit.load(tmp_path / "float", ema=False)
+    for p, q in zip(a.net.state_dict().values(), b.net.state_dict().values()):
+        assert torch.equal(p, q)

@@ -31,6 +31,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .data.base import as_float
+
 FINDINGS = ("non_finite", "exploding", "d_domination", "g_domination", "mode_collapse", "oscillation")
 
 #: The practitioners' remedies, with the flags that apply them in gankit.
@@ -98,7 +100,7 @@ class DiversityProbe:
         self.y = y[:n] if y is not None else None
         gen = torch.Generator().manual_seed(seed + 104729)
         idx = torch.randperm(len(real), generator=gen)[:n]
-        ref = real[idx].to(z.device)  # [n, *sample_shape]
+        ref = as_float(real[idx]).to(z.device)  # [n, *sample_shape]
         self.real_distance = max(mean_pairwise_distance(ref), 1e-12)
         self.classifier = classifier
 

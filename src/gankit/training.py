@@ -28,6 +28,7 @@ from . import checkpoint as ckpt
 from . import distributed as dist_
 from .config import TrainConfig
 from .data import Dataset, load_dataset
+from .data.base import as_float
 from .errors import ConfigError, GankitError
 from .losses import Loss, get_loss
 from .models import build_models
@@ -53,7 +54,7 @@ class RunResult:
 # ---------------------------------------------------------------------------------------------------- set-up
 def load_training_data(cfg: TrainConfig) -> Dataset:
     data = load_dataset(cfg.dataset, split="train", data_dir=cfg.data_dir, image_size=cfg.image_size,
-                        channels=cfg.channels, seed=cfg.seed, toy_options=cfg.toy_options or None)
+                        channels=cfg.channels, seed=cfg.seed, toy_options=cfg.toy_options or None, compact=True)
     if cfg.conditional and data.num_classes == 0:
         raise ConfigError(f"--conditional needs a labelled data set; {cfg.dataset!r} has no labels")
     if len(data) < cfg.batch_size:
@@ -341,7 +342,7 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext) -> RunResult:
             D.requires_grad_(True)
             for j in range(cfg.d_steps):
                 idx = shard.rows(sampler.indices(step * cfg.d_steps + j))  # fetch batch: this rank's rows
-                real = x_all[idx]  # [b, *sample_shape], b = B / world_size
+                real = as_float(x_all[idx])  # [b, *sample_shape], b = B / world_size (uint8 pixels -> [-1, 1])
                 y = y_all[idx] if y_all is not None else None
                 if reuse and j == cfg.d_steps - 1:  # this fake also feeds G's update: keep its graph
                     fake_g = G_ddp(draw_z(), y)

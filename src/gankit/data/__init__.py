@@ -18,7 +18,7 @@ from .folder import load_folder
 from .mnist import CLASS_NAMES, load_idx_dataset, load_mnist5k
 from .stacked import load_stacked_mnist
 from .toy import TOY_MODES, TOY_NAMES, TOY_OPTIONS, gaussian1d_params, is_toy, make_toy
-from .transforms import check_image_args, prepare_images
+from .transforms import as_nchw_uint8, check_image_args, prepare_images
 
 __all__ = ["DATASET_NAMES", "Dataset", "TOY_MODES", "TOY_OPTIONS", "gaussian1d_params", "is_toy", "load_dataset"]
 
@@ -47,7 +47,7 @@ def _subset(total: int, n: int | None, seed: int) -> np.ndarray | None:
 def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike | None = None,
                  image_size: int | None = None, channels: int | None = None, n: int | None = None,
                  seed: int = 0, download: bool | None = None,
-                 toy_options: Mapping[str, float] | None = None) -> Dataset:
+                 toy_options: Mapping[str, float] | None = None, compact: bool = False) -> Dataset:
     """Load data set `name` (one of `DATASET_NAMES`, or "folder:PATH").
 
     split: "train" or "test" (toys draw the test split from a separate seed stream; mnist5k has no test split).
@@ -57,6 +57,8 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike
         subset for stored sets, the generated count for toys and stacked-mnist (default 128,000 train / 25,600
         test stacks). seed: drives toy and stacked-mnist generation and subsetting. download: None means yes unless
         GANKIT_OFFLINE=1. toy_options: parameters of a toy, e.g. {"mu": 4.0, "sigma": 0.5} for gaussian1d.
+    compact: keep MNIST / Fashion-MNIST / mnist5k at their native size and channels as uint8 pixels (see `Dataset`;
+        training reads batches through `as_float`); other data, and resized or recoloured images, stay float32.
     """
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"data set name must be a non-empty string, got {name!r}")
@@ -96,7 +98,9 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike
     idx = _subset(len(images), n, seed)
     if idx is not None:  # subset before converting/resizing so only the kept images cost anything
         images, labels = images[idx], labels[idx]
-    x = prepare_images(images, image_size, channels)  # [N, C, S, S] in [-1, 1]; native: [N, 1, 28, 28]
+    native = image_size in (None, images.shape[1]) and channels in (None, 1)
+    # [N, C, S, S] in [-1, 1], or the native [N, 1, 28, 28] uint8 pixels when compact
+    x = as_nchw_uint8(images) if compact and native else prepare_images(images, image_size, channels)
     y = torch.from_numpy(labels.astype(np.int64))
     class_names = list(CLASS_NAMES["fashion-mnist" if key == "fashion-mnist" else "mnist"])
     return Dataset(key, x, y, 10, class_names)

@@ -11,13 +11,15 @@ import torch
 class Dataset:
     """A whole data set held as tensors.
 
-    Images: `x` is float32 [N, C, H, W] in [-1, 1] (the range of a tanh generator). Toys: `x` is float32 [N, D] in the
-    distribution's own coordinates, not rescaled, so mode centres and densities keep their published values.
+    Images: `x` is float32 [N, C, H, W] in [-1, 1] (the range of a tanh generator), or, loaded with `compact=True`,
+    the uint8 pixels [N, C, H, W] that stand for x / 127.5 - 1 (a quarter of the memory; `as_float` converts a
+    batch, to the same float values). Toys: `x` is float32 [N, D] in the distribution's own coordinates, not
+    rescaled, so mode centres and densities keep their published values.
     `y` is int64 [N] class labels, or None for unlabelled data (then `num_classes` is 0).
     """
 
     name: str
-    x: torch.Tensor  # [N, C, H, W] images in [-1, 1], or [N, D] toy points
+    x: torch.Tensor  # [N, C, H, W] images in [-1, 1] (or their uint8 pixels), or [N, D] toy points
     y: torch.Tensor | None  # [N] int64, or None
     num_classes: int
     class_names: list[str] | None = None
@@ -26,7 +28,8 @@ class Dataset:
         # Normalise dtype/layout once here so consumers can rely on them (these are programming errors, not user ones).
         if self.x.dim() not in (2, 4):
             raise ValueError(f"Dataset {self.name!r}: x must be [N, D] or [N, C, H, W], got shape {tuple(self.x.shape)}")
-        self.x = self.x.to(torch.float32).contiguous()
+        compact = self.x.dtype == torch.uint8 and self.x.dim() == 4
+        self.x = self.x.contiguous() if compact else self.x.to(torch.float32).contiguous()
         if self.y is not None:
             if self.y.shape != (self.x.shape[0],):
                 raise ValueError(f"Dataset {self.name!r}: y has shape {tuple(self.y.shape)}, expected ({self.x.shape[0]},)")
@@ -53,3 +56,9 @@ class Dataset:
     def __repr__(self) -> str:  # the default would print the whole tensor
         labels = f"{self.num_classes} classes" if self.y is not None else "unlabelled"
         return f"Dataset({self.name!r}, n={len(self)}, sample_shape={self.sample_shape}, {labels})"
+
+
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    """A batch of `Dataset.x` as float32: uint8 pixels become x / 127.5 - 1 (the values a float data set holds);
+    float batches pass through untouched."""
+    return x.to(torch.float32) / 127.5 - 1.0 if x.dtype == torch.uint8 else x

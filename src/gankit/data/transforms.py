@@ -24,7 +24,8 @@ def check_image_args(image_size: int | None, channels: int | None) -> None:
         raise ConfigError(f"channels must be 1 or 3, got {channels!r}")
 
 
-def _as_nchw_uint8(images: np.ndarray) -> torch.Tensor:
+def as_nchw_uint8(images: np.ndarray) -> torch.Tensor:
+    """uint8 [N, H, W] or [N, H, W, C] -> uint8 [N, C, H, W]."""
     # copy if needed: cached IDX arrays are read-only views, which torch.from_numpy warns about
     t = torch.from_numpy(np.require(images, dtype=np.uint8, requirements=["C", "W"]))
     return t.unsqueeze(1) if t.dim() == 3 else t.permute(0, 3, 1, 2)  # [N, C, H, W]
@@ -32,13 +33,13 @@ def _as_nchw_uint8(images: np.ndarray) -> torch.Tensor:
 
 def uint8_to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 [N, H, W] or [N, H, W, C] -> float32 [N, C, H, W] in [-1, 1]."""
-    return (_as_nchw_uint8(images).to(torch.float32) / 127.5 - 1.0).contiguous()
+    return (as_nchw_uint8(images).to(torch.float32) / 127.5 - 1.0).contiguous()
 
 
 def prepare_images(images: np.ndarray, image_size: int | None = None, channels: int | None = None) -> torch.Tensor:
     """uint8 [N, H, W(, C)] -> float32 [N, C', S, S] in [-1, 1], converted chunk by chunk straight into the output,
     so 60k MNIST digits at 64x64 RGB (2.9 GB) need no second full-size intermediate."""
-    src = _as_nchw_uint8(images)  # [N, C, H, W] uint8
+    src = as_nchw_uint8(images)  # [N, C, H, W] uint8
     n, c, h, w = src.shape
     size = (h, w) if image_size is None else (image_size, image_size)
     c_out = c if channels is None else channels

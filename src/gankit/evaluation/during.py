@@ -15,6 +15,7 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..data import TOY_MODES, Dataset, gaussian1d_params
+from ..data.base import as_float
 from ..errors import ConfigError
 from . import metrics
 from .evaluate import IMAGE_DATASETS
@@ -45,7 +46,7 @@ class TrainingEvaluator:
             self.net = load_classifier(cfg.dataset)  # mnist5k is scored in MNIST's feature space
             gen = torch.Generator().manual_seed(cfg.seed)
             idx = torch.randperm(len(data), generator=gen)[:MAX_REFERENCE]
-            self.ref_feats, _ = self.net.embed(data.x[idx].cpu())
+            self.ref_feats, _ = self.net.embed(as_float(data.x[idx]).cpu())
         else:
             raise ConfigError(f"--eval-every has no metric for {cfg.dataset!r} at shape {tuple(data.sample_shape)}: "
                               "it scores MNIST / Fashion-MNIST at 28x28 grey, ring8, grid25 and gaussian1d")
