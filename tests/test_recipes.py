@@ -53,7 +53,7 @@ def test_classic_recipe_halves_its_width():
 
 def test_grid25_recipe_is_deeper_and_longer():
     grid, ring = resolve(TrainConfig(dataset="grid25", model="mlp")), resolve(TrainConfig(dataset="ring8", model="mlp"))
-    assert (grid.depth, grid.steps) == (3, 12000)
+    assert (grid.depth, grid.steps) == (3, 16000)
     assert ring.depth is None and ring.steps == 4000  # ring8 keeps the MLP's two hidden layers
     assert (grid.width, grid.lr_g, grid.r1, grid.ema) == (ring.width, ring.lr_g, ring.r1, ring.ema)
     assert resolve(TrainConfig(dataset="grid25", model="mlp", depth=2, steps=5)).depth == 2  # explicit wins

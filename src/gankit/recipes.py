@@ -38,11 +38,12 @@ _TOY: dict[str, Any] = {"steps": 4000, "batch_size": 256, "d_steps": 1, "lr_g": 
                         "beta2": 0.9, "ema": 0.999, "r1": 0.1, "z_dim": TOY_Z_DIM, "width": 256,
                         "mode_seeking": 0.0}
 
-# grid25 with three hidden layers and three times the steps. Measured with the toy recipe (seed 0, 2,500 samples,
+# grid25 with three hidden layers and four times the steps. Measured with the toy recipe (seed 0, 2,500 samples,
 # EMA G): two hidden layers covered 4 of 25 modes at 4,000 steps and 5 at 12,000; their samples filled the square
-# and piled up along its edges. Three hidden layers: 5 modes at 3,000 steps, 13-20 at 6,000-9,000, 25 at 12,000
-# (seed 1: 25 from 9,000 on). bench/stability.py has it over seeds.
-_GRID25: dict[str, Any] = {"depth": 3, "steps": 12000}
+# and piled up along its edges. Three hidden layers: 5 modes at 3,000 steps, 13-20 at 6,000-9,000, 25 at 12,000.
+# Seed 1 had 24 at 12,000 (one mode held 15 of the 20 high-quality samples needed), then 25 at 14,000 and 16,000
+# (fewest per mode: 61, 75; HQ 0.84, 0.89). bench/stability.py has it over seeds.
+_GRID25: dict[str, Any] = {"depth": 3, "steps": 16000}
 
 # Class-conditional images: the mode-seeking term (Mao et al. 2019) at weight 0.3. Measured with the conditional
 # DCGAN (one-hot label maps in D), 3,000 steps, `gankit evaluate --n 2000`: without it G drew nearly one image per
