@@ -26,8 +26,10 @@ def test_help_for_every_verb():
         assert "usage" in gk(verb, "--help").stdout
     train_help = gk("train", "--help").stdout
     for flag in ("--dataset", "--model", "--loss", "--steps", "--batch-size", "--seed", "--out", "--conditional",
-                 "--data-dir", "--resume", "--d-steps", "--label-smoothing", "--instance-noise", "--prior"):
+                 "--data-dir", "--resume", "--d-steps", "--label-smoothing", "--instance-noise", "--prior", "--depth"):
         assert flag in train_help
+    recipes = " ".join(train_help.split("Default recipes", 1)[1].split())  # argparse wraps the epilog
+    assert "grid25: depth=3, steps=16000" in recipes and "classic 32/32" in recipes
 
 
 def test_train_writes_run_dir(cond_run):

@@ -54,11 +54,13 @@ def _key_value(text: str) -> tuple[str, float]:
 
 def _add_train(sub: Any) -> None:
     from .losses import LOSS_NAMES
+    from . import recipes
     from .models import MODEL_NAMES
 
     p = sub.add_parser("train", help="train a GAN and write a run directory",
                        description="Train a GAN (Algorithm 1 of Goodfellow et al. 2014 with Adam). Writes "
                        "config.json, metrics.jsonl, checkpoints/, samples/, progress.gif and losses.png to --out.",
+                       epilog=f"Default recipes (knobs left unset; gankit/recipes.py): {recipes.describe()}",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=argparse.SUPPRESS)
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help="mnist5k (built in, offline), mnist, fashion-mnist, gaussian1d, ring8, grid25, "
