@@ -467,7 +467,7 @@ def test_folder_errors(tmp_path: Path) -> None:
 
 
 def test_compact_images_are_the_float_images_in_a_quarter_of_the_memory() -> None:
-    from gankit.data.base import as_float
+    from gankit.data.transforms import as_float
 
     full = load_dataset("mnist5k")
     small = load_dataset("mnist5k", compact=True)

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .data.base import as_float
+from .data.transforms import as_float
 
 FINDINGS = ("non_finite", "exploding", "d_domination", "g_domination", "mode_collapse", "oscillation")
 

@@ -28,7 +28,7 @@ from . import checkpoint as ckpt
 from . import distributed as dist_
 from .config import TrainConfig
 from .data import Dataset, load_dataset
-from .data.base import as_float
+from .data.transforms import as_float
 from .errors import ConfigError, GankitError
 from .losses import Loss, get_loss
 from .models import build_models

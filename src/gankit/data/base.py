@@ -13,7 +13,7 @@ class Dataset:
 
     Images: `x` is float32 [N, C, H, W] in [-1, 1] (the range of a tanh generator), or, loaded with `compact=True`,
     the uint8 pixels [N, C, H, W] that stand for x / 127.5 - 1 (a quarter of the memory; `as_float` converts a
-    batch, to the same float values). Toys: `x` is float32 [N, D] in the distribution's own coordinates, not
+    batch, to the same float values; it lives in `data.transforms`). Toys: `x` is float32 [N, D] in the distribution's own coordinates, not
     rescaled, so mode centres and densities keep their published values.
     `y` is int64 [N] class labels, or None for unlabelled data (then `num_classes` is 0).
     """
@@ -56,9 +56,3 @@ class Dataset:
     def __repr__(self) -> str:  # the default would print the whole tensor
         labels = f"{self.num_classes} classes" if self.y is not None else "unlabelled"
         return f"Dataset({self.name!r}, n={len(self)}, sample_shape={self.sample_shape}, {labels})"
-
-
-def as_float(x: torch.Tensor) -> torch.Tensor:
-    """A batch of `Dataset.x` as float32: uint8 pixels become x / 127.5 - 1 (the values a float data set holds);
-    float batches pass through untouched."""
-    return x.to(torch.float32) / 127.5 - 1.0 if x.dtype == torch.uint8 else x

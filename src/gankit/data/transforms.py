@@ -31,9 +31,15 @@ def as_nchw_uint8(images: np.ndarray) -> torch.Tensor:
     return t.unsqueeze(1) if t.dim() == 3 else t.permute(0, 3, 1, 2)  # [N, C, H, W]
 
 
+def as_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels -> float32 x / 127.5 - 1, the one conversion every image set and batch goes through (so a
+    compact `Dataset.x` batch gets exactly the values a float data set holds); float tensors pass through."""
+    return x.to(torch.float32) / 127.5 - 1.0 if x.dtype == torch.uint8 else x
+
+
 def uint8_to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 [N, H, W] or [N, H, W, C] -> float32 [N, C, H, W] in [-1, 1]."""
-    return (as_nchw_uint8(images).to(torch.float32) / 127.5 - 1.0).contiguous()
+    return as_float(as_nchw_uint8(images)).contiguous()
 
 
 def prepare_images(images: np.ndarray, image_size: int | None = None, channels: int | None = None) -> torch.Tensor:
@@ -45,7 +51,7 @@ def prepare_images(images: np.ndarray, image_size: int | None = None, channels: 
     c_out = c if channels is None else channels
     out = torch.empty(n, c_out, *size, dtype=torch.float32)  # [N, C', S, S]
     for i in range(0, n, CHUNK):
-        part = src[i:i + CHUNK].to(torch.float32) / 127.5 - 1.0
+        part = as_float(src[i:i + CHUNK])
         if size != (h, w):
             part = resize(part, size[0])
         out[i:i + CHUNK] = set_channels(part, c_out)

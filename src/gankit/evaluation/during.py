@@ -15,7 +15,7 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..data import TOY_MODES, Dataset, gaussian1d_params
-from ..data.base import as_float
+from ..data.transforms import as_float
 from ..errors import ConfigError
 from . import metrics
 from .evaluate import IMAGE_DATASETS
