@@ -87,3 +87,26 @@ def test_mlp_checkpoint_saved_before_depth_existed_loads_with_its_own_depth(tmp_
     ckpt.save(file, tensors, meta)
     G = gankit.load(out)
     assert G.config.depth == 2 and G.sample(5).shape == (5, 2)
+
+
+def test_mlp_run_saved_before_depth_existed_resumes_with_its_own_depth(tmp_path):
+    # resuming must not build the recipe's 3 hidden layers around a 2-layer run's weights
+    import json
+
+    from gankit import checkpoint as ckpt
+    from gankit.training import resume
+
+    out = tmp_path / "old"
+    gankit.train(TrainConfig(dataset="grid25", model="mlp", steps=2, depth=2, width=8, ckpt_every=2,
+                             out=str(out), progress=False))
+    for _, file in ckpt.list_checkpoints(out):
+        tensors, meta = ckpt.load(file)
+        del meta["config"]["depth"]
+        ckpt.save(file, tensors, meta)
+    cfg = json.loads((out / "config.json").read_text())
+    del cfg["depth"]
+    (out / "config.json").write_text(json.dumps(cfg))
+    result = resume(out, steps=4, progress=False)
+    assert result.step == 4
+    G = gankit.load(out)
+    assert G.config.depth == 2 and G.step == 4

@@ -179,10 +179,9 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
     if not data_shape:
         raise CheckpointError(f"{file}: checkpoint metadata lacks the data shape")
     if cfg.model == "mlp" and "depth" not in meta["config"]:  # saved before `depth` existed: read it off the weights
-        from .models.mlp import hidden_layers
+        from .models.mlp import checkpoint_depth
 
-        prefix = "G/net." if any(k.startswith("G/net.") for k in tensors) else "G_ema/net."
-        cfg = cfg.replace(depth=hidden_layers(tensors, prefix))
+        cfg = cfg.replace(depth=checkpoint_depth(tensors))
     G, _ = build_networks(cfg, data_shape, num_classes)
     use_ema = (ema or bare is not None) and any(k.startswith("G_ema/") for k in tensors)
     ckpt.unpack_module("G_ema" if use_ema else "G", G, tensors, file)

@@ -485,6 +485,11 @@ def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool | No
     run_dir = Path(run_dir)
     cfg = TrainConfig.from_json_file(run_dir / "config.json")
     changes: dict[str, Any] = {"out": str(run_dir)}
+    if cfg.model == "mlp" and "depth" not in json.loads((run_dir / "config.json").read_text()):
+        # saved before `depth` existed: keep the run's own depth, not what the recipe now resolves to
+        from .models.mlp import checkpoint_depth
+
+        changes["depth"] = checkpoint_depth(ckpt.load(ckpt.latest_checkpoint(run_dir))[0])
     if steps is not None:
         changes["steps"] = steps
     if progress is not None:

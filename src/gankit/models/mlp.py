@@ -25,6 +25,13 @@ def hidden_layers(state: dict[str, object], prefix: str = "net.") -> int:
     return sum(1 for k in state if k.startswith(prefix) and k.endswith(".weight")) - 1
 
 
+def checkpoint_depth(tensors: dict[str, object]) -> int:
+    """Hidden layers of the MLP G in a gankit checkpoint's tensors (keys "G/net..." or, for a bare exported
+    generator, "G_ema/net..."): how runs saved before the `depth` setting existed get theirs back."""
+    prefix = "G/net." if any(k.startswith("G/net.") for k in tensors) else "G_ema/net."
+    return hidden_layers(tensors, prefix)
+
+
 class MLPGenerator(GeneratorBase):
     def __init__(self, data_shape: tuple[int, ...], z_dim: int, num_classes: int = 0, width: int | None = None,
                  depth: int | None = None):
