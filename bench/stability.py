@@ -14,6 +14,11 @@ A run counts as converged by criteria fixed before any run was made:
   criterion was added in session 6, before any conditional recipe was run here.
 Runs already finished under --runs are scored again without training when --reuse is given, and interrupted
 ones resume from their newest checkpoint, so the table can be filled over several sittings.
+
+    python bench/stability.py --merge runs/stability-a.json runs/stability-b.json --out runs/stability.json
+
+joins the results of processes run side by side (one per recipe or seed range) into --out and prints the table;
+nothing is trained. A seed found again in a later file replaces the earlier result (a rerun), and says so.
 """
 
 from __future__ import annotations
@@ -87,9 +92,15 @@ def main() -> None:
     ap.add_argument("--runs", default="runs/stability")
     ap.add_argument("--reuse", action="store_true", help="score finished runs in --runs instead of retraining")
     ap.add_argument("--out", default="runs/stability.json")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="join these result files into --out; no training")
     args = ap.parse_args()
     out = Path(args.out)
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    if args.merge:
+        merge(results, [json.loads(Path(f).read_text()) for f in args.merge])
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print_table(results)
+        return
     for name in args.recipes:
         spec = RECIPES[name]
         per_seed = results.setdefault(name, {})
@@ -110,6 +121,22 @@ def main() -> None:
             print(f"{name} seed {seed}: {r}", flush=True)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+
+
+def merge(results: dict[str, Any], parts: list[dict[str, Any]]) -> None:
+    """Fold per-recipe, per-seed results into `results`, in order: a later result for a seed replaces the earlier."""
+    for part in parts:
+        for name, per_seed in part.items():
+            into = results.setdefault(name, {})
+            for seed, r in per_seed.items():
+                if seed in into and into[seed] != r:
+                    print(f"stability --merge: {name} seed {seed}: the later result replaces the earlier one")
+                into[seed] = r
+            results[name] = dict(sorted(into.items(), key=lambda kv: int(kv[0])))
+
+
+def print_table(results: dict[str, Any]) -> None:
     print("\n| recipe | seeds converged | outcome per seed | median |\n|---|---|---|---|")
     for name, per_seed in results.items():
         key = "modes" if "modes" in next(iter(per_seed.values())) else "fid"

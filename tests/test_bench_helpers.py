@@ -81,3 +81,27 @@ def test_reference_main_is_timed_from_its_own_iteration_lines(tmp_path):
     with pytest.raises(SystemExit, match="before iteration 200"):
         stub.write_text(stub.read_text().replace("if i == 8: time.sleep(600)", "if i == 8: break"))
         time_main(sys.executable, stub, root, iters=200, warmup=2)
+
+
+def test_stability_merge_joins_side_by_side_results_and_tabulates(tmp_path, capsys):
+    import json
+    import subprocess
+
+    a = {"mnist-classic": {"0": {"fid": 87.0, "converged": True}, "1": {"fid": 95.0, "converged": True}}}
+    b = {"mnist-classic": {"3": {"fid": 90.0, "converged": True}, "2": {"fid": 620.0, "converged": False}},
+         "ring8-mlp": {"0": {"modes": 8, "hq": 0.8, "converged": True}}}
+    rerun = {"mnist-classic": {"2": {"fid": 99.0, "converged": True}}}
+    files = []
+    for name, part in (("a", a), ("b", b), ("rerun", rerun)):
+        files.append(tmp_path / f"{name}.json")
+        files[-1].write_text(json.dumps(part))
+    out = tmp_path / "all.json"
+    script = Path(__file__).resolve().parents[1] / "bench" / "stability.py"
+    res = subprocess.run([sys.executable, str(script), "--merge", *map(str, files), "--out", str(out)],
+                         capture_output=True, text=True, check=True)
+    merged = json.loads(out.read_text())
+    assert list(merged["mnist-classic"]) == ["0", "1", "2", "3"]  # in seed order
+    assert merged["mnist-classic"]["2"]["fid"] == 99.0  # the later file's rerun wins, and it is said
+    assert "seed 2: the later result replaces" in res.stdout
+    assert "| mnist-classic | 4 / 4 | fid: 87, 95, 99, 90 | 92 |" in res.stdout
+    assert "| ring8-mlp | 1 / 1 | modes: 8 | 8 |" in res.stdout
