@@ -100,7 +100,14 @@ def test_mode_collapse_quick(tmp_path):
     assert rec["table_markdown"].count("\n") == len(METHODS) + 2  # header, rule, data row, one row per method
     claims = list(_claims(rec).values())
     assert claims[0]["holds"]  # the protocol gives true data every mode at ~98.9% HQ
-    assert claims[2]["holds"]  # the vanilla GAN misses grid25 modes
+    assert claims[-1]["holds"]  # the vanilla GAN misses grid25 modes
+    for ds in ("ring8", "grid25"):  # visited: the union of the modes held at the snapshots, and at least the last
+        for m in METHODS:
+            row = rec["table"][ds][m]
+            assert len(row["held_per_snapshot"]) == 2 and all(len(h) == 8 for h in row["held_per_snapshot"])
+            assert row["visited"] == [len(set().union(*map(set, h))) for h in row["held_per_snapshot"]]
+            assert all(v >= len(h[-1]) for v, h in zip(row["visited"], row["held_per_snapshot"]))
+            assert row["modes"] == [len(h[-1]) for h in row["held_per_snapshot"]]
 
 
 def test_equilibrium_quick(tmp_path):
