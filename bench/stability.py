@@ -2,7 +2,7 @@
 budget, scores every run, and tabulates the outcome per recipe.
 
     python bench/stability.py --data-dir DATA [--recipes ring8-mlp mnist-dcgan ...] [--seeds 0-9]
-                              [--runs runs/stability] [--reuse] [--out runs/stability.json]
+                              [--runs runs/stability] [--reuse] [--out bench/results/stability.json]
 
 A run counts as converged by criteria fixed before any run was made:
 - toys (ring8, grid25): every mode covered (the 3-std protocol of `gankit evaluate`, 2,500 samples);
@@ -15,10 +15,12 @@ A run counts as converged by criteria fixed before any run was made:
 Runs already finished under --runs are scored again without training when --reuse is given, and interrupted
 ones resume from their newest checkpoint, so the table can be filled over several sittings.
 
-    python bench/stability.py --merge runs/stability-a.json runs/stability-b.json --out runs/stability.json
+    python bench/stability.py --merge bench/results/stability-a.json bench/results/stability-b.json
 
 joins the results of processes run side by side (one per recipe or seed range) into --out and prints the table;
 nothing is trained. A seed found again in a later file replaces the earlier result (a rerun), and says so.
+The result files live in bench/results/, under version control, so that the figures BENCHMARKS.md quotes can
+be read back per seed; the runs themselves (weights, samples) stay under --runs, which is not kept.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=seeds_arg, default=list(range(10)), help="e.g. 0-9 or 0,3,5")
     ap.add_argument("--runs", default="runs/stability")
     ap.add_argument("--reuse", action="store_true", help="score finished runs in --runs instead of retraining")
-    ap.add_argument("--out", default="runs/stability.json")
+    ap.add_argument("--out", default="bench/results/stability.json")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="join these result files into --out; no training")
     args = ap.parse_args()
     out = Path(args.out)
