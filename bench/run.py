@@ -69,6 +69,17 @@ def bench_throughput(args: argparse.Namespace) -> dict[str, Any]:
             "n_images": len(images), "variants": VARIANTS, **res}
 
 
+def batch_sizes(text: str) -> list[int]:
+    """--roof-batch: positive integers, comma-separated."""
+    try:
+        sizes = [int(b) for b in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"batch sizes must be integers separated by commas, got {text!r}") from None
+    if any(b < 1 for b in sizes):
+        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
+    return sizes
+
+
 def bench_roof(args: argparse.Namespace) -> dict[str, Any]:
     """Item 2 at each batch size of --roof-batch. Larger batches are timed over proportionally fewer steps, so
     every measurement trains on about the same number of images."""
@@ -159,7 +170,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, help="rounds per figure (default 5; 3 with --quick)")
     ap.add_argument("--items", default="throughput,roof,sampling", help="comma-separated subset")
     ap.add_argument("--out", default="runs/bench-perf.json", help="where the figures go as JSON")
-    ap.add_argument("--roof-batch", type=lambda t: [int(b) for b in t.split(",")], default=[128],
+    ap.add_argument("--roof-batch", type=batch_sizes, default=[128],
                     help="item 2's batch sizes, comma-separated (default 128); the headline takes the best")
     args = ap.parse_args()
     args.reps = args.reps or (3 if args.quick else 5)

@@ -51,6 +51,8 @@ FID_CONVERGED = 500.0
 #: a conditional image run must draw the class it is asked for at least this often
 LABEL_ACC_CONVERGED = 0.5
 BAD_EVENTS = {"d_domination", "mode_collapse", "non_finite", "exploding"}
+#: the tracked folder for result files, wherever the script is run from
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def seeds_arg(text: str) -> list[int]:
@@ -93,7 +95,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=seeds_arg, default=list(range(10)), help="e.g. 0-9 or 0,3,5")
     ap.add_argument("--runs", default="runs/stability")
     ap.add_argument("--reuse", action="store_true", help="score finished runs in --runs instead of retraining")
-    ap.add_argument("--out", default="bench/results/stability.json")
+    ap.add_argument("--out", default=str(RESULTS / "stability.json"))
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="join these result files into --out; no training")
     args = ap.parse_args()
     out = Path(args.out)

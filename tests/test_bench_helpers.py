@@ -105,3 +105,14 @@ def test_stability_merge_joins_side_by_side_results_and_tabulates(tmp_path, caps
     assert "seed 2: the later result replaces" in res.stdout
     assert "| mnist-classic | 4 / 4 | fid: 87, 95, 99, 90 | 92 |" in res.stdout
     assert "| ring8-mlp | 1 / 1 | modes: 8 | 8 |" in res.stdout
+
+
+def test_roof_batch_sizes_parse_and_name_bad_input():
+    import argparse
+
+    from run import batch_sizes
+
+    assert batch_sizes("128,256,512") == [128, 256, 512]
+    for bad, said in (("abc", "integers"), ("128,x", "integers"), ("0", ">= 1"), ("128,-4", ">= 1")):
+        with pytest.raises(argparse.ArgumentTypeError, match=said):
+            batch_sizes(bad)
