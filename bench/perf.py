@@ -78,17 +78,24 @@ def gankit_images_per_s(kw: dict[str, Any], steps: int, warmup: int) -> dict[str
     return {"images_per_s": (steps - warmup) * batch / (rows[steps] - rows[warmup]), "total_s": total}
 
 
-def count_step_flops(kw: dict[str, Any]) -> float:
-    """FLOPs of one training step of gankit.train as configured: the count of a 3-step run minus a 2-step run
-    (both end with the same sample grid), so set-up and snapshots cancel."""
-    counts = []
+def step_flop_counts(kw: dict[str, Any]) -> dict[str, float]:
+    """FLOPs of one training step of gankit.train as configured, per counted op ("aten.convolution", "aten.mm",
+    ...): the counts of a 3-step run minus a 2-step run (both end with the same sample grid), so set-up and
+    snapshots cancel."""
+    counts: list[dict[str, float]] = []
     for steps in (2, 3):
         with tempfile.TemporaryDirectory(prefix="gankit-flops-") as d:
             cfg = gankit.TrainConfig(**{**kw, "steps": steps, "out": d, "health": False})
             with FlopCounterMode(display=False) as fc:
                 gankit.train(cfg)
-            counts.append(fc.get_total_flops())
-    return float(counts[1] - counts[0])
+            counts.append({str(op): float(n) for op, n in fc.get_flop_counts()["Global"].items()})
+    short, long = counts
+    return {op: long[op] - short.get(op, 0.0) for op in long if long[op] - short.get(op, 0.0) > 0}
+
+
+def count_step_flops(kw: dict[str, Any]) -> float:
+    """FLOPs of one training step of gankit.train as configured (all counted ops)."""
+    return sum(step_flop_counts(kw).values())
 
 
 def interleaved(variants: dict[str, Callable[[], dict[str, float]]], reps: int, key: str,

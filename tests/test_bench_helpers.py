@@ -116,3 +116,39 @@ def test_roof_batch_sizes_parse_and_name_bad_input():
     for bad, said in (("abc", "integers"), ("128,x", "integers"), ("0", ">= 1"), ("128,-4", ">= 1")):
         with pytest.raises(argparse.ArgumentTypeError, match=said):
             batch_sizes(bad)
+
+
+@pytest.mark.parametrize("name, group", [
+    ("aten::convolution_backward", "conv backward"), ("aten.convolution_backward", "conv backward"),
+    ("aten::mkldnn_convolution", "conv forward"), ("aten::_convolution", "conv forward"),
+    ("aten.convolution", "conv forward"), ("aten::slow_conv_transpose2d", "conv forward"),
+    ("aten::mm", "matmul"), ("aten.addmm", "matmul"), ("aten::native_batch_norm", "other"),
+    ("autograd::engine::evaluate_function: ConvolutionBackward0", "other"), ("Optimizer.step#Adam.step", "other"),
+])
+def test_breakdown_groups_ops_by_name(name, group):
+    from breakdown import op_group
+
+    assert op_group(name) == group
+
+
+def test_breakdown_takes_the_difference_of_two_profiles_per_step():
+    from breakdown import breakdown
+
+    # short run: set-up costs; long run: the same plus 10 steps of 6 ms conv fwd, 9 ms conv bwd, 1 ms mm, 4 ms rest
+    short = {"aten::mkldnn_convolution": 500.0, "aten::convolution_backward": 700.0, "aten::copy_": 9000.0}
+    long = {"aten::mkldnn_convolution": 60_500.0, "aten::convolution_backward": 90_700.0, "aten::mm": 10_000.0,
+            "aten::copy_": 29_000.0, "aten::native_batch_norm": 20_000.0}
+    flops = {"aten.convolution": 0.6e9, "aten.convolution_backward": 0.9e9, "aten.mm": 0.05e9}
+    r = breakdown(short, long, 10, flops, roof_gflops=200.0)
+    g = r["groups"]
+    assert g["conv forward"]["ms_per_step"] == pytest.approx(6.0)
+    assert g["conv backward"]["ms_per_step"] == pytest.approx(9.0)
+    assert g["matmul"]["ms_per_step"] == pytest.approx(1.0)
+    assert g["other"]["ms_per_step"] == pytest.approx(4.0)
+    assert r["step_ms"] == pytest.approx(20.0)
+    assert g["conv forward"]["gflops"] == pytest.approx(100.0)  # 0.6 GFLOP in 6 ms
+    assert g["conv backward"]["roof_fraction"] == pytest.approx(0.5)
+    assert g["other"]["gflops"] is None  # no FLOPs counted there: no rate
+    assert r["achieved_gflops"] == pytest.approx(1.55 / 0.020)
+    assert r["roof_fraction"] == pytest.approx(1.55 / 0.020 / 200)
+    assert r["bound_if_rest_free"] == pytest.approx(1.55 / 0.016 / 200)  # the 4 ms of the rest taken away

@@ -1,0 +1,160 @@
+"""Where a gankit training step's time goes, set against the FLOPs each kind of op does (issue #6, item 2).
+
+    python bench/breakdown.py [--data-dir DATA] [--batch 128] [--steps 40] [--reps 3] [--out FILE]
+
+For each speed variant of bench/run.py (default, and fast = --channels-last --reuse-fake), the 28x28 DCGAN
+(width 64) trains under torch.profiler twice, for --base-steps and for --base-steps + --steps steps; the
+difference of the two profiles is the cost of --steps steps with set-up, warm-up and the final snapshot taken
+out. Ops fall into four groups by name: convolution forward, convolution backward, matrix multiply, and
+everything else (BatchNorm, activations, Adam, copies, Python). FLOPs per group come from
+torch.utils.flop_counter the same way (a 3-step run minus a 2-step run). The float32 matmul roof is measured in
+the same round.
+
+The point is the ceiling: `bound_if_rest_free` is the fraction of the roof the step would reach if everything but
+the convolutions and matrix multiplies cost nothing, so a step can only come near the roof if its convolution
+kernels do. Health probes are off and a metrics row is written once per run, so only the training step is
+measured. Every figure is the median of --reps rounds with min-max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere: bench/ siblings
+
+import gankit  # noqa: E402
+from perf import fmt, interleaved, machine, matmul_roof, spread, step_flop_counts, train_kwargs  # noqa: E402
+from run import VARIANTS  # noqa: E402
+
+GROUPS = ("conv forward", "conv backward", "matmul", "other")
+MATMULS = {"mm", "addmm", "bmm", "baddbmm", "matmul", "linear"}
+
+
+def op_group(name: str) -> str:
+    """The group of a profiler event ("aten::convolution_backward") or a flop-counter op ("aten.mm"). Only aten
+    ops count as compute: autograd's wrappers around them ("autograd::engine::evaluate_function:
+    ConvolutionBackward0") and gankit's own record_function ranges are overhead, in "other"."""
+    if not name.startswith(("aten::", "aten.")):
+        return "other"
+    op = name.replace("::", ".").split(".")[1]
+    if "convolution_backward" in op:
+        return "conv backward"
+    if "conv" in op:  # convolution, _convolution, mkldnn_convolution, slow_conv_transpose2d, ...
+        return "conv forward"
+    if op in MATMULS:
+        return "matmul"
+    return "other"
+
+
+def by_group(values: dict[str, float]) -> dict[str, float]:
+    """Sum per-op figures (profiler self time, FLOPs) into GROUPS."""
+    out = dict.fromkeys(GROUPS, 0.0)
+    for name, v in values.items():
+        out[op_group(name)] += v
+    return out
+
+
+def profile_self_us(kw: dict[str, Any], steps: int) -> dict[str, float]:
+    """Self CPU time (microseconds) per op of a whole gankit.train run of `steps` steps."""
+    with tempfile.TemporaryDirectory(prefix="gankit-breakdown-") as d:
+        cfg = gankit.TrainConfig(**{**kw, "steps": steps, "out": d, "health": False, "log_every": steps,
+                                    "ckpt_every": steps, "sample_every": steps})
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            gankit.train(cfg)
+    out: dict[str, float] = {}
+    for ev in prof.key_averages():
+        out[ev.key] = out.get(ev.key, 0.0) + float(ev.self_cpu_time_total)
+    return out
+
+
+def breakdown(short_us: dict[str, float], long_us: dict[str, float], steps: int, flops: dict[str, float],
+              roof_gflops: float) -> dict[str, Any]:
+    """Per-step time and FLOPs of each group from the profiles of a short and a long run `steps` steps apart
+    (pure: the numbers in, the table out)."""
+    t_short, t_long = by_group(short_us), by_group(long_us)
+    ms = {g: max(t_long[g] - t_short[g], 0.0) / steps / 1e3 for g in GROUPS}
+    gflop = {g: v / 1e9 for g, v in by_group(flops).items()}
+    step_ms = sum(ms.values())
+    compute_ms = ms["conv forward"] + ms["conv backward"] + ms["matmul"]
+    total_gflop = sum(gflop.values())
+    groups = {}
+    for g in GROUPS:
+        rate = gflop[g] / (ms[g] / 1e3) if ms[g] > 0 and gflop[g] > 0 else None
+        groups[g] = {"ms_per_step": ms[g], "share": ms[g] / step_ms if step_ms else 0.0, "gflop_per_step": gflop[g],
+                     "gflops": rate, "roof_fraction": rate / roof_gflops if rate is not None else None}
+    achieved = total_gflop / (step_ms / 1e3) if step_ms else 0.0
+    bound = total_gflop / (compute_ms / 1e3) if compute_ms else 0.0
+    return {"groups": groups, "step_ms": step_ms, "gflop_per_step": total_gflop, "roof_gflops": roof_gflops,
+            "achieved_gflops": achieved, "roof_fraction": achieved / roof_gflops,
+            "bound_if_rest_free": bound / roof_gflops}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", help="folder with mnist/ IDX files (default: the shipped mnist5k)")
+    ap.add_argument("--batch", type=int, default=128, help="batch size (default 128, as item 2 of bench/run.py)")
+    ap.add_argument("--steps", type=int, default=40, help="steps measured: long run minus short run (default 40)")
+    ap.add_argument("--base-steps", type=int, default=10, help="steps of the short run (default 10)")
+    ap.add_argument("--reps", type=int, default=3, help="rounds, variants interleaved (default 3)")
+    ap.add_argument("--out", default="runs/bench-breakdown.json", help="where the figures go as JSON")
+    args = ap.parse_args()
+    for name in ("batch", "steps", "base_steps", "reps"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+
+    width = 64
+    result: dict[str, Any] = {"machine": machine(), "batch_size": args.batch, "width": width, "steps": args.steps,
+                              "base_steps": args.base_steps, "reps": args.reps, "variants": {}}
+    print(f"DCGAN 28x28, batch {args.batch}, width {width}: {args.steps} steps after {args.base_steps}", flush=True)
+    fns = {}
+    for name, flags in VARIANTS.items():
+        kw = train_kwargs(args.data_dir, width=width, d_width=width, batch_size=args.batch, **flags)
+        flops = step_flop_counts(kw)
+
+        def one(kw: dict[str, Any] = kw, flops: dict[str, float] = flops) -> dict[str, Any]:
+            roof = matmul_roof()
+            short = profile_self_us(kw, args.base_steps)
+            long = profile_self_us(kw, args.base_steps + args.steps)
+            return breakdown(short, long, args.steps, flops, roof)
+
+        fns[name] = one
+    res = interleaved(fns, args.reps, "roof_fraction", lambda m: print(m, flush=True))
+    for name, r in res.items():
+        runs = r["runs"]
+        v: dict[str, Any] = {"roof_fraction": r["roof_fraction"], "runs": runs}
+        for key in ("step_ms", "achieved_gflops", "roof_gflops", "bound_if_rest_free"):
+            v[key] = spread([x[key] for x in runs])
+        v["gflop_per_step"] = runs[0]["gflop_per_step"]
+        v["groups"] = {}
+        for g in GROUPS:
+            v["groups"][g] = {"gflop_per_step": runs[0]["groups"][g]["gflop_per_step"]}
+            for key in ("ms_per_step", "share", "gflops", "roof_fraction"):
+                vals = [x["groups"][g][key] for x in runs if x["groups"][g][key] is not None]
+                v["groups"][g][key] = spread(vals) if vals else None
+        result["variants"][name] = v
+
+    for name, v in result["variants"].items():
+        print(f"\n{name}: {v['gflop_per_step']:.2f} GFLOP per step, {fmt(v['step_ms'])} ms per step, "
+              f"{fmt(v['achieved_gflops'])} of a {fmt(v['roof_gflops'])} GFLOP/s roof: "
+              f"{fmt(v['roof_fraction'], 2)}; bound if the rest were free: {fmt(v['bound_if_rest_free'], 2)}")
+        print("| group | ms per step | share | GFLOP per step | GFLOP/s | fraction of roof |")
+        print("|---|---|---|---|---|---|")
+        for g, s in v["groups"].items():
+            rate = f"{fmt(s['gflops'])}" if s["gflops"] else ""
+            frac = f"{fmt(s['roof_fraction'], 2)}" if s["roof_fraction"] else ""
+            print(f"| {g} | {fmt(s['ms_per_step'], 1)} | {fmt(s['share'], 2)} | {s['gflop_per_step']:.2f} | "
+                  f"{rate} | {frac} |")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
