@@ -2,6 +2,7 @@
 
     python bench/run.py --quick [--data-dir DATA]       # items 1, 2 and 4 at reduced size, under 5 minutes
     python bench/run.py [--data-dir DATA] [--reps 5]    # the same at full size
+    python bench/run.py --variants default,fast,compiled  # also time fast + torch.compile (recompiles each round)
 
 1. throughput: end-to-end training images/s (data loading included) of `gankit.train` against the reference
    loop of pytorch/examples' dcgan (bench/reference_dcgan.py), same DCGAN (G and D width 64), image size, batch
@@ -38,8 +39,11 @@ from perf import (count_step_flops, digits, fmt, gankit_images_per_s, interleave
                   matmul_roof, spread, train_kwargs)
 from reference_dcgan import train_reference  # noqa: E402
 
-#: gankit's speed options as `gankit train` flags; "default" is gankit as installed, with no flag
-VARIANTS = {"default": {}, "fast": {"channels_last": True, "reuse_fake": True}}
+#: gankit's speed options as `gankit train` flags; "default" is gankit as installed, with no flag. "compiled"
+#: (fast plus torch.compile) is opt-in through --variants: every round recompiles, a minute or so per run
+ALL_VARIANTS = {"default": {}, "fast": {"channels_last": True, "reuse_fake": True},
+                "compiled": {"channels_last": True, "reuse_fake": True, "compile": True}}
+VARIANTS = {name: ALL_VARIANTS[name] for name in ("default", "fast")}
 
 
 def log(msg: str) -> None:
@@ -54,19 +58,19 @@ def bench_throughput(args: argparse.Namespace) -> dict[str, Any]:
         f"{len(images)} digits")
     variants = {"reference": lambda: train_reference(images, labels, steps=steps, warmup=warmup,
                                                      batch_size=batch, width=width)}
-    for name, flags in VARIANTS.items():
+    for name, flags in args.variants.items():
         kw = train_kwargs(args.data_dir, width=width, d_width=width, batch_size=batch, **flags)
         variants[f"gankit-{name}"] = lambda kw=kw: gankit_images_per_s(kw, steps, warmup)
     res = interleaved(variants, args.reps, "images_per_s", log)
     ref = res["reference"]["images_per_s"]["median"]
-    for name in VARIANTS:
+    for name in args.variants:
         r = res[f"gankit-{name}"]
         ratios = [g["images_per_s"] / f["images_per_s"] for g, f in zip(r["runs"], res["reference"]["runs"])]
         r["speedup_vs_reference"] = spread(ratios)
         log(f"  gankit-{name}: {fmt(r['images_per_s'])} images/s against the reference's "
             f"{ref:.0f}: x{r['speedup_vs_reference']['median']:.2f}")
     return {"steps": steps, "warmup": warmup, "batch_size": batch, "width": width, "image_size": 28,
-            "n_images": len(images), "variants": VARIANTS, **res}
+            "n_images": len(images), "variants": args.variants, **res}
 
 
 def batch_sizes(text: str) -> list[int]:
@@ -78,6 +82,16 @@ def batch_sizes(text: str) -> list[int]:
     if any(b < 1 for b in sizes):
         raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
     return sizes
+
+
+def variant_names(text: str) -> dict[str, dict[str, bool]]:
+    """--variants: names from ALL_VARIANTS, comma-separated, each with its flags."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ALL_VARIANTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown variant(s) {unknown or text!r}; "
+                                         f"choose from {', '.join(ALL_VARIANTS)}")
+    return {n: ALL_VARIANTS[n] for n in names}
 
 
 def bench_roof(args: argparse.Namespace) -> dict[str, Any]:
@@ -92,9 +106,10 @@ def bench_roof(args: argparse.Namespace) -> dict[str, Any]:
         log(f"2. roof: DCGAN 28x28, batch {batch}, width {width}, {steps - warmup} steps timed after {warmup}")
         per: dict[str, Any] = {"batch_size": batch, "width": width, "steps": steps, "warmup": warmup}
         variants = {}
-        for name, flags in VARIANTS.items():
+        for name, flags in args.variants.items():
             kw = train_kwargs(args.data_dir, width=width, d_width=width, batch_size=batch, **flags)
-            flops = count_step_flops(kw)
+            flops = count_step_flops({**kw, "compile": False})  # compiled kernels hide their ops from the
+            # counter; torch.compile fuses the same arithmetic, so the eager count is the step's count
             per[f"gankit-{name}"] = {"flops_per_step": flops}
             log(f"  gankit-{name}: {flops / 1e9:.2f} GFLOP per step")
 
@@ -116,7 +131,7 @@ def bench_roof(args: argparse.Namespace) -> dict[str, Any]:
         out["batches"][str(batch)] = per
     # the headline: the batch whose best variant came closest to the roof (batch size is one of the issue's levers)
     best = max(out["batches"].values(),
-               key=lambda per: max(per[f"gankit-{v}"]["roof_fraction"]["median"] for v in VARIANTS))
+               key=lambda per: max(per[f"gankit-{v}"]["roof_fraction"]["median"] for v in args.variants))
     out.update(best)
     return out
 
@@ -172,6 +187,9 @@ def main() -> None:
     ap.add_argument("--out", default="runs/bench-perf.json", help="where the figures go as JSON")
     ap.add_argument("--roof-batch", type=batch_sizes, default=[128],
                     help="item 2's batch sizes, comma-separated (default 128); the headline takes the best")
+    ap.add_argument("--variants", type=variant_names, default=VARIANTS,
+                    help=f"gankit variants of items 1 and 2, comma-separated, from {', '.join(ALL_VARIANTS)} "
+                         "(default: default,fast)")
     args = ap.parse_args()
     args.reps = args.reps or (3 if args.quick else 5)
     items = args.items.split(",")
@@ -192,7 +210,7 @@ def main() -> None:
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     # the variant the headline quotes: the fastest end to end, or without item 1 the one closest to the roof
     rank = ("throughput", "images_per_s") if "throughput" in result else ("roof", "roof_fraction")
-    best = max(VARIANTS, key=lambda v: result.get(rank[0], {}).get(f"gankit-{v}", {})
+    best = max(args.variants, key=lambda v: result.get(rank[0], {}).get(f"gankit-{v}", {})
                .get(rank[1], {}).get("median", 0))
     speedup = result.get("throughput", {}).get(f"gankit-{best}", {}).get("speedup_vs_reference", {}).get("median")
     roof = result.get("roof", {}).get(f"gankit-{best}", {}).get("roof_fraction", {}).get("median")

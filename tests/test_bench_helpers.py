@@ -118,6 +118,19 @@ def test_roof_batch_sizes_parse_and_name_bad_input():
             batch_sizes(bad)
 
 
+def test_variants_parse_to_their_flags_and_name_bad_input():
+    import argparse
+
+    from run import variant_names
+
+    v = variant_names("default,compiled")
+    assert list(v) == ["default", "compiled"]
+    assert v["default"] == {} and v["compiled"]["compile"] and v["compiled"]["channels_last"]
+    for bad in ("fastest", "fast,turbo", ","):
+        with pytest.raises(argparse.ArgumentTypeError, match="unknown variant"):
+            variant_names(bad)
+
+
 @pytest.mark.parametrize("name, group", [
     ("aten::convolution_backward", "conv backward"), ("aten.convolution_backward", "conv backward"),
     ("aten::mkldnn_convolution", "conv forward"), ("aten::_convolution", "conv forward"),
