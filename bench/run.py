@@ -9,7 +9,8 @@
    (64, main.py's default), loss and data; the variants are interleaved round by round.
 2. roof: FLOPs of one gankit training step (torch.utils.flop_counter), the step's achieved FLOP/s, and that as a
    fraction of the machine's float32 matmul roof measured in the same run (28x28 DCGAN, batch 128, or each of
-   --roof-batch 128,256,512; the headline takes the batch that came closest).
+   --roof-batch 128,256,512; the headline takes the batch that came closest). The roof is read every round; the
+   headline fraction is against the best roof of the run, `roof_fraction` (per round) is kept beside it.
 3. sampling: images/s of `gankit.load(run).sample(n)` for n = 1, 64 and 1024 (the 28x28 DCGAN generator, in
    the default layout and channels-last), and sample()'s rate at n = 8192 against the bare network forward over
    the same batches (Python overhead).
@@ -129,11 +130,29 @@ def bench_roof(args: argparse.Namespace) -> dict[str, Any]:
             log(f"  gankit-{name}: {fmt(per[f'gankit-{name}']['achieved_gflops'])} GFLOP/s of a "
                 f"{fmt(per[f'gankit-{name}']['roof_gflops'])} GFLOP/s roof: {r['roof_fraction']['median']:.2f}")
         out["batches"][str(batch)] = per
+    out["run_roof_gflops"] = against_run_best(out["batches"], list(args.variants))
+    for batch, per in out["batches"].items():
+        for name in args.variants:
+            log(f"  batch {batch}, gankit-{name}: {fmt(per[f'gankit-{name}']['roof_fraction_of_run_best'], 2)} of "
+                f"the run's best roof, {out['run_roof_gflops']:.0f} GFLOP/s")
     # the headline: the batch whose best variant came closest to the roof (batch size is one of the issue's levers)
     best = max(out["batches"].values(),
-               key=lambda per: max(per[f"gankit-{v}"]["roof_fraction"]["median"] for v in args.variants))
+               key=lambda per: max(per[f"gankit-{v}"]["roof_fraction_of_run_best"]["median"] for v in args.variants))
     out.update(best)
     return out
+
+
+def against_run_best(batches: dict[str, Any], variants: list[str]) -> float:
+    """Add `roof_fraction_of_run_best` to every variant of every batch: achieved GFLOP/s over the best roof read in
+    the whole item, not the one read in the same round. On a shared machine the roof reads lower in some rounds
+    (it read 74-153 GFLOP/s within one run), and a low reading inflates that round's fraction; the machine's roof
+    is the best it showed. Returns that roof."""
+    roof = max(x["roof_gflops"] for per in batches.values() for v in variants for x in per[f"gankit-{v}"]["runs"])
+    for per in batches.values():
+        for v in variants:
+            r = per[f"gankit-{v}"]
+            r["roof_fraction_of_run_best"] = spread([x["achieved_gflops"] / roof for x in r["runs"]])
+    return roof
 
 
 def bench_sampling(args: argparse.Namespace) -> dict[str, Any]:
@@ -209,11 +228,11 @@ def main() -> None:
     result["load_avg_1m_end"] = machine()["load_avg_1m"]
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     # the variant the headline quotes: the fastest end to end, or without item 1 the one closest to the roof
-    rank = ("throughput", "images_per_s") if "throughput" in result else ("roof", "roof_fraction")
+    rank = ("throughput", "images_per_s") if "throughput" in result else ("roof", "roof_fraction_of_run_best")
     best = max(args.variants, key=lambda v: result.get(rank[0], {}).get(f"gankit-{v}", {})
                .get(rank[1], {}).get("median", 0))
     speedup = result.get("throughput", {}).get(f"gankit-{best}", {}).get("speedup_vs_reference", {}).get("median")
-    roof = result.get("roof", {}).get(f"gankit-{best}", {}).get("roof_fraction", {}).get("median")
+    roof = result.get("roof", {}).get(f"gankit-{best}", {}).get("roof_fraction_of_run_best", {}).get("median")
     sample = result.get("sampling", {}).get("batch_1024", {}).get("median")
     log(f"wall {result['wall_s']:.0f} s; figures in {args.out}")
 

@@ -131,6 +131,22 @@ def test_variants_parse_to_their_flags_and_name_bad_input():
             variant_names(bad)
 
 
+def test_roof_fraction_against_the_best_roof_of_the_run():
+    from run import against_run_best
+
+    def runs(pairs):  # (achieved, roof read in that round)
+        return {"runs": [{"achieved_gflops": a, "roof_gflops": r, "roof_fraction": a / r} for a, r in pairs]}
+
+    # a round whose roof read low (80) would count 80/80 = 1.0 against its own reading
+    batches = {"128": {"gankit-fast": runs([(80.0, 80.0), (90.0, 150.0), (85.0, 140.0)]),
+                       "gankit-default": runs([(60.0, 120.0)])},
+               "256": {"gankit-fast": runs([(75.0, 160.0)]), "gankit-default": runs([(64.0, 100.0)])}}
+    assert against_run_best(batches, ["default", "fast"]) == 160.0
+    fast = batches["128"]["gankit-fast"]["roof_fraction_of_run_best"]
+    assert fast["median"] == pytest.approx(85 / 160) and fast["max"] == pytest.approx(90 / 160)
+    assert batches["256"]["gankit-default"]["roof_fraction_of_run_best"]["median"] == pytest.approx(64 / 160)
+
+
 @pytest.mark.parametrize("name, group", [
     ("aten::convolution_backward", "conv backward"), ("aten.convolution_backward", "conv backward"),
     ("aten::mkldnn_convolution", "conv forward"), ("aten::_convolution", "conv forward"),
