@@ -288,13 +288,16 @@ def test_without_auto_remedy_a_nan_still_stops_the_run(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_d_with_10x_lr_is_named_d_domination_within_a_few_hundred_steps(tmp_path):
-    """The issue's broken configuration: minimax, D's learning rate 10x G's, no tricks, DCGAN on mnist5k."""
-    res = gankit.train(TrainConfig(loss="minimax", lr_g=2e-4, lr_d=2e-3, steps=400, progress=False,
+@pytest.mark.parametrize("seed", [0, 1])
+def test_d_with_10x_lr_is_named_d_domination_within_a_few_hundred_steps(tmp_path, seed):
+    """The issue's broken configuration: minimax, D's learning rate 10x G's, no tricks, DCGAN on mnist5k. Its
+    trajectory depends on float rounding (thread count, CPU): at seed 0, D dominated from step 250 on at one
+    thread (named at 300) but G broke free for 100 steps at two threads (named at 600); hence 600 steps."""
+    res = gankit.train(TrainConfig(loss="minimax", lr_g=2e-4, lr_d=2e-3, steps=600, seed=seed, progress=False,
                                    out=str(tmp_path / "broken")))
     events = [e for r in read_jsonl(Path(res.out) / "metrics.jsonl") for e in r.get("events", [])]
     dom = [e for e in events if e["event"] == "d_domination"]
-    assert dom and dom[0]["step"] <= 400, events
+    assert dom and dom[0]["step"] <= 600, events
 
 
 @pytest.mark.slow
