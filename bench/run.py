@@ -2,7 +2,7 @@
 
     python bench/run.py --quick [--data-dir DATA]       # items 1, 2 and 4 at reduced size, under 5 minutes
     python bench/run.py [--data-dir DATA] [--reps 5]    # the same at full size
-    python bench/run.py --variants default,fast,compiled  # also time fast + torch.compile (recompiles each round)
+    python bench/run.py --variants default,fast,compiled  # also time fast + torch.compile
 
 1. throughput: end-to-end training images/s (data loading included) of `gankit.train` against the reference
    loop of pytorch/examples' dcgan (bench/reference_dcgan.py), same DCGAN (G and D width 64), image size, batch
@@ -41,7 +41,8 @@ from perf import (count_step_flops, digits, fmt, gankit_images_per_s, interleave
 from reference_dcgan import train_reference  # noqa: E402
 
 #: gankit's speed options as `gankit train` flags; "default" is gankit as installed, with no flag. "compiled"
-#: (fast plus torch.compile) is opt-in through --variants: every round recompiles, a minute or so per run
+#: (fast plus torch.compile) is opt-in through --variants: every round compiles anew, a minute or more the first
+#: time, seconds later on from inductor's on-disk cache; the warm-up steps absorb it
 ALL_VARIANTS = {"default": {}, "fast": {"channels_last": True, "reuse_fake": True},
                 "compiled": {"channels_last": True, "reuse_fake": True, "compile": True}}
 VARIANTS = {name: ALL_VARIANTS[name] for name in ("default", "fast")}
