@@ -67,3 +67,39 @@ def test_modules_switch_on_the_channels_last_layout_only():
     ref_head.load_state_dict(head.state_dict())
     h = torch.randn(3, 6, 7, 7).contiguous(memory_format=CL)
     assert torch.allclose(head(h), ref_head(h), atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(64, 1, 4, 4), (1, 64, 4, 4), (8, 3, 4, 4), (1, 128, 7, 7), (4, 6, 1, 1)])
+def test_channels_last_is_read_off_the_strides_even_for_one_channel(shape):
+    """A one-channel weight [O, 1, k, k] is contiguous in both layouts, so is_contiguous() cannot say whether the
+    model was moved to channels-last; the strides can (DCGAN's thin first and last layers depend on it)."""
+    from gankit.models.gemmconv import converted_to_channels_last
+
+    w = torch.randn(*shape)
+    assert not converted_to_channels_last(w)
+    assert converted_to_channels_last(w.to(memory_format=CL))
+    assert converted_to_channels_last(nn.Conv2d(shape[1], shape[0], shape[2]).to(memory_format=CL).weight)
+
+
+@pytest.mark.parametrize("kind", ["conv", "transposed"])
+def test_thin_one_channel_layers_take_the_gemm_path_on_channels_last_only(kind, monkeypatch):
+    """D's first layer (1 -> 64) and G's last (64 -> 1) run as GEMMs on channels-last (oneDNN is slow on one
+    channel) and keep PyTorch's kernel in the default layout; both agree with nn's modules."""
+    import gankit.models.gemmconv as gc
+
+    calls = []
+    fn = "conv2d" if kind == "conv" else "conv_transpose2d"
+    real = getattr(gc, fn)
+    monkeypatch.setattr(gc, fn, lambda *a: calls.append(1) or real(*a))
+    torch.manual_seed(0)
+    if kind == "conv":
+        ref, m, x = nn.Conv2d(1, 8, 4, 2, 1, bias=False), GemmConv2d(1, 8, 4, 2, 1, bias=False), torch.randn(3, 1, 8, 8)
+    else:
+        ref, m = nn.ConvTranspose2d(8, 1, 4, 2, 1, bias=False), GemmConvTranspose2d(8, 1, 4, 2, 1, bias=False)
+        x = torch.randn(3, 8, 4, 4)
+    m.load_state_dict(ref.state_dict())
+    want = ref(x)
+    assert torch.equal(m(x), want) and not calls  # default layout: PyTorch's own kernel
+    m = m.to(memory_format=CL)
+    got = m(x.contiguous(memory_format=CL))
+    assert calls and torch.allclose(got, want, atol=1e-6)

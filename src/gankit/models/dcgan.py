@@ -35,7 +35,8 @@ class DCGANGenerator(GeneratorBase):
                                    nn.BatchNorm2d(ch[0]), nn.ReLU(True)]
         for a, b in zip(ch[:-1], ch[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(ch[-1], c, 4, 2, 1, bias=False), nn.Tanh()]
+        # the thin output layer (c channels) is slow in oneDNN: on channels-last it runs as a GEMM (gemmconv)
+        layers += [GemmConvTranspose2d(ch[-1], c, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 
@@ -53,7 +54,8 @@ class DCGANDiscriminator(DiscriminatorBase):
         start, downs = plan(size)
         ch = [w * 2 ** i for i in range(downs)]  # e.g. 28: [w, 2w]; 64: [w, 2w, 4w, 8w]
         c_in = c + self.label_channels  # concat conditioning: one-hot label maps beside the image
-        layers: list[nn.Module] = [nn.Conv2d(c_in, ch[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        # the thin input layer (c_in channels) is slow in oneDNN: on channels-last it runs as a GEMM (gemmconv)
+        layers: list[nn.Module] = [GemmConv2d(c_in, ch[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for a, b in zip(ch[:-1], ch[1:]):
             layers += [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.LeakyReLU(0.2, True)]
         self.features = nn.Sequential(*layers)  # [N, ch[-1], start, start]

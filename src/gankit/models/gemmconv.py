@@ -98,13 +98,22 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: int
     return _nchw(out)
 
 
+def converted_to_channels_last(weight: Tensor) -> bool:
+    """Whether a 4-d weight was moved to channels-last (model.to(memory_format=channels_last)), read off its strides.
+    is_contiguous() cannot tell for a one-channel weight ([O, 1, k, k] is both layouts at once), but the
+    conversion still sets the channel stride to 1 where a plain weight has k * k, so compare the strides."""
+    _, c, kh, kw = weight.shape
+    nhwc, nchw = (c * kh * kw, 1, kw * c, c), (c * kh * kw, kh * kw, kw, 1)
+    return weight.stride() == nhwc and nhwc != nchw
+
+
 def _eligible(m: nn.Conv2d | nn.ConvTranspose2d, x: Tensor) -> bool:
-    """The GEMM path: a module converted to channels-last (its weight NHWC, not also plain contiguous), an NHWC
-    input, a square kernel, equal strides and paddings, zero padding, no dilation or groups."""
+    """The GEMM path: a module converted to channels-last (see converted_to_channels_last), an NHWC input, a square
+    kernel, equal strides and paddings, zero padding, no dilation or groups."""
     k, s, p = m.kernel_size, m.stride, m.padding
     cl = torch.channels_last  # the switch is the module's own layout: model.to(memory_format=channels_last)
-    return (x.dim() == 4 and x.is_contiguous(memory_format=cl) and m.weight.is_contiguous(memory_format=cl)
-            and not m.weight.is_contiguous() and k[0] == k[1]
+    return (x.dim() == 4 and x.is_contiguous(memory_format=cl) and converted_to_channels_last(m.weight)
+            and k[0] == k[1]
             and s[0] == s[1] and isinstance(p, tuple) and p[0] == p[1] and m.dilation == (1, 1) and m.groups == 1
             and m.padding_mode == "zeros" and getattr(m, "output_padding", (0, 0)) == (0, 0))
 
