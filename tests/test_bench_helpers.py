@@ -181,3 +181,27 @@ def test_breakdown_takes_the_difference_of_two_profiles_per_step():
     assert r["achieved_gflops"] == pytest.approx(1.55 / 0.020)
     assert r["roof_fraction"] == pytest.approx(1.55 / 0.020 / 200)
     assert r["bound_if_rest_free"] == pytest.approx(1.55 / 0.016 / 200)  # the 4 ms of the rest taken away
+
+
+def test_thin_layers_bench_swaps_only_the_two_thin_layers_and_pairs_rounds():
+    """bench/thin_layers.py's "onednn" arm: D's first and G's last layer on nn's kernels, everything else (the
+    GEMM head and projection) as built, and the original models again outside the context."""
+    from torch import nn
+
+    from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
+    from gankit.models.gemmconv import GemmConv2d, GemmConvTranspose2d
+    from thin_layers import paired_ratios, thin_layers_on_onednn
+
+    def kinds():
+        D, G = DCGANDiscriminator((1, 28, 28), width=8), DCGANGenerator((1, 28, 28), 4, width=8)
+        return type(D.features[0]), type(G.net[-2]), type(D.head), type(G.net[0])
+
+    assert kinds() == (GemmConv2d, GemmConvTranspose2d, GemmConv2d, GemmConvTranspose2d)
+    with thin_layers_on_onednn():
+        assert kinds() == (nn.Conv2d, nn.ConvTranspose2d, GemmConv2d, GemmConvTranspose2d)
+    assert kinds() == (GemmConv2d, GemmConvTranspose2d, GemmConv2d, GemmConvTranspose2d)
+    r = paired_ratios([110.0, 90.0, 130.0], [100.0, 100.0, 100.0])
+    assert r["per_round"] == pytest.approx([1.1, 0.9, 1.3]) and r["median"] == pytest.approx(1.1)
+    assert (r["min"], r["max"], r["rounds_above_1"]) == (pytest.approx(0.9), pytest.approx(1.3), 2)
+    with pytest.raises(ValueError, match="equally long"):
+        paired_ratios([1.0], [1.0, 2.0])
