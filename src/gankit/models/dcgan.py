@@ -54,10 +54,13 @@ class DCGANDiscriminator(DiscriminatorBase):
         start, downs = plan(size)
         ch = [w * 2 ** i for i in range(downs)]  # e.g. 28: [w, 2w]; 64: [w, 2w, 4w, 8w]
         c_in = c + self.label_channels  # concat conditioning: one-hot label maps beside the image
-        # the thin input layer (c_in channels) is slow in oneDNN: on channels-last it runs as a GEMM (gemmconv).
-        # Its activation is not in place: the GEMM's NHWC output is a view, and an in-place op on a view makes
-        # autograd hand the activation's backward an NCHW gradient, which runs 10x slower beside NHWC values
-        layers: list[nn.Module] = [GemmConv2d(c_in, ch[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
+        # A thin input layer is slow in oneDNN: on channels-last it runs as a GEMM (gemmconv). Measured per layer
+        # (bench/thin_layers.py has the end-to-end figures): 2-4x faster at 1 channel, on par at 3, slower at 11
+        # (an image with the conditional D's 10 label maps), which keeps oneDNN.
+        # The activation is not in place: the GEMM's NHWC output is a view, and an in-place op on a view makes
+        # autograd hand the activation's backward an NCHW gradient, which runs 7x slower beside NHWC values
+        first = GemmConv2d if c_in <= 3 else nn.Conv2d
+        layers: list[nn.Module] = [first(c_in, ch[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
         for a, b in zip(ch[:-1], ch[1:]):
             layers += [nn.Conv2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.LeakyReLU(0.2, True)]
         self.features = nn.Sequential(*layers)  # [N, ch[-1], start, start]
