@@ -1,12 +1,19 @@
 """DCGAN's thin layers as GEMMs against oneDNN, side by side (issue #6, item 2).
 
     python bench/thin_layers.py [--data-dir DATA] [--batch 64,128] [--reps 8] [--out FILE]
+    python bench/thin_layers.py --per-layer [--batch 64,128] [--reps 3]
 
 With --channels-last, D's first convolution (1 input channel on MNIST) and G's last transposed convolution
 (1 output channel) run as im2col/col2im GEMMs (gankit/models/gemmconv.py), as G's projection and D's head already
 did. This trains the fast variant of bench/run.py (--channels-last --reuse-fake, G and D width 64, 28x28) both
 ways, round by round in one process, and reports images/s and the ratio of each round's pair. "onednn" puts the
 two thin layers back on PyTorch's nn.Conv2d / nn.ConvTranspose2d kernels and changes nothing else.
+
+--per-layer times the layers alone instead (NHWC, median of 15 calls per round): D's first 4x4/2 convolution
+on 28x28 with 1, 3 and 11 input channels (11: an MNIST image beside the conditional D's ten label maps), forward
+plus the backward each phase asks for (the D step wants the weight gradient, the G step the input gradient
+through a frozen D), and G's last transposed convolution to 1 and 3 channels, in training (forward and both
+gradients) and in sampling (forward only).
 """
 
 from __future__ import annotations
@@ -19,11 +26,15 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+import time
+
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere: bench/ siblings
 
-from gankit.models import dcgan  # noqa: E402
+from gankit.models import dcgan, gemmconv  # noqa: E402
 from perf import gankit_images_per_s, interleaved, machine, spread, train_kwargs  # noqa: E402
 from run import ALL_VARIANTS, batch_sizes  # noqa: E402
 
@@ -57,17 +68,77 @@ def paired_ratios(a: list[float], b: list[float]) -> dict[str, Any]:
             "rounds_above_1": sum(r > 1 for r in ratios)}
 
 
+def median_ms(fn: Any, calls: int = 15) -> float:
+    """Median wall time of fn() in ms over `calls` calls, after one untimed call."""
+    fn()
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def layer_cases(batch: int) -> dict[str, Any]:
+    """{case: {"onednn": fn, "gemm": fn}} for the thin layers at this batch size, each fn one timed call."""
+    cl = torch.channels_last
+    cases: dict[str, Any] = {}
+    for c in (1, 3, 11):  # D's first layer, c input channels -> 64, 28x28 -> 14x14
+        x = torch.randn(batch, c, 28, 28).contiguous(memory_format=cl)
+        w = torch.randn(64, c, 4, 4).contiguous(memory_format=cl)
+        g = torch.randn(batch, 64, 14, 14).contiguous(memory_format=cl)
+        for phase, (xi, wi) in {"D step": (x, w.clone().requires_grad_(True)),
+                                "G step": (x.clone().requires_grad_(True), w)}.items():
+            cases[f"D first, {c} in, {phase}"] = {
+                name: (lambda f=f, xi=xi, wi=wi, g=g: f(xi, wi, None, 2, 1).backward(g))
+                for name, f in (("onednn", F.conv2d), ("gemm", gemmconv.conv2d))}
+    for c in (1, 3):  # G's last layer, 64 -> c channels, 14x14 -> 28x28
+        x = torch.randn(batch, 64, 14, 14).contiguous(memory_format=cl).requires_grad_(True)
+        w = torch.randn(64, c, 4, 4).contiguous(memory_format=cl).requires_grad_(True)
+        g = torch.randn(batch, c, 28, 28).contiguous(memory_format=cl)
+        fns = (("onednn", F.conv_transpose2d), ("gemm", gemmconv.conv_transpose2d))
+        cases[f"G last, {c} out, training"] = {
+            name: (lambda f=f, x=x, w=w, g=g: f(x, w, None, 2, 1).backward(g)) for name, f in fns}
+        cases[f"G last, {c} out, sampling"] = {
+            name: (lambda f=f, x=x.detach(), w=w.detach(): f(x, w, None, 2, 1)) for name, f in fns}
+    return cases
+
+
+def per_layer(batches: list[int], reps: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for batch in batches:
+        cases = layer_cases(batch)
+        ms: dict[str, dict[str, list[float]]] = {case: {"onednn": [], "gemm": []} for case in cases}
+        for _ in range(reps):  # rounds: every case both ways, so drift hits both alike
+            for case, fns in cases.items():
+                for name, fn in fns.items():
+                    ms[case][name].append(median_ms(fn))
+        out[str(batch)] = {case: {name: spread(v) for name, v in d.items()} for case, d in ms.items()}
+        print(f"batch {batch} | layer | oneDNN ms | GEMM ms |")
+        for case, d in out[str(batch)].items():
+            print(f"| {case} | {d['onednn']['median']:.2f} ({d['onednn']['min']:.2f}-{d['onednn']['max']:.2f}) "
+                  f"| {d['gemm']['median']:.2f} ({d['gemm']['min']:.2f}-{d['gemm']['max']:.2f}) |")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", help="folder with mnist/ IDX files (default: the shipped mnist5k)")
     ap.add_argument("--batch", type=batch_sizes, default=[64, 128], help="batch sizes, comma-separated (64,128)")
     ap.add_argument("--images", type=int, default=5760, help="images timed per run (default 5760: 90 steps at 64)")
     ap.add_argument("--reps", type=int, default=8, help="rounds, both ways interleaved (default 8)")
+    ap.add_argument("--per-layer", action="store_true", help="time the thin layers alone, not training")
     ap.add_argument("--out", default="runs/bench-thin-layers.json", help="where the figures go as JSON")
     args = ap.parse_args()
     if args.reps < 1 or args.images < 1:
         ap.error(f"--reps and --images must be >= 1, got {args.reps} and {args.images}")
     out: dict[str, Any] = {"machine": machine(), "command": " ".join(sys.argv), "batches": {}}
+    if args.per_layer:
+        out["per_layer_ms"] = per_layer(args.batch, args.reps)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=1))
+        print(f"figures in {args.out}")
+        return
     for batch in args.batch:
         steps = max(6, args.images // batch)
         warmup = max(2, steps // 3)

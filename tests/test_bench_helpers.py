@@ -208,3 +208,15 @@ def test_thin_layers_bench_swaps_only_the_two_thin_layers_and_pairs_rounds():
     assert (r["min"], r["max"], r["rounds_above_1"]) == (pytest.approx(0.9), pytest.approx(1.3), 2)
     with pytest.raises(ValueError, match="equally long"):
         paired_ratios([1.0], [1.0, 2.0])
+
+
+def test_thin_layers_per_layer_cases_cover_both_phases_and_run():
+    from thin_layers import layer_cases
+
+    cases = layer_cases(2)
+    assert set(cases) == {f"D first, {c} in, {p} step" for c in (1, 3, 11) for p in ("D", "G")} | {
+        f"G last, {c} out, {m}" for c in (1, 3) for m in ("training", "sampling")}
+    for fns in cases.values():
+        assert set(fns) == {"onednn", "gemm"}
+        for fn in fns.values():
+            fn()
