@@ -19,7 +19,6 @@ measured. Every figure is the median of --reps rounds with min-max.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +29,7 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere: bench/ siblings
 
 import gankit  # noqa: E402
-from perf import fmt, interleaved, machine, matmul_roof, spread, step_flop_counts, train_kwargs  # noqa: E402
+from perf import fmt, interleaved, machine, matmul_roof, spread, step_flop_counts, train_kwargs, write_json  # noqa: E402
 from run import VARIANTS  # noqa: E402
 
 GROUPS = ("conv forward", "conv backward", "matmul", "other")
@@ -151,8 +150,7 @@ def main() -> None:
             frac = f"{fmt(s['roof_fraction'], 2)}" if s["roof_fraction"] else ""
             print(f"| {g} | {fmt(s['ms_per_step'], 1)} | {fmt(s['share'], 2)} | {s['gflop_per_step']:.2f} | "
                   f"{rate} | {frac} |")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    write_json(args.out, result)
     print(f"\nwrote {args.out}")
 
 

@@ -4,6 +4,7 @@ training step, gankit's own images/s from a run's metrics.jsonl, and medians wit
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import os
 import platform
@@ -11,6 +12,7 @@ import statistics
 import tempfile
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -33,6 +35,12 @@ def machine() -> dict[str, Any]:
     return {"date": datetime.date.today().isoformat(), "cpu": cpu, "cores": os.cpu_count(),
             "torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version(),
             "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """A result file, its folder made first; the caller prints where it went."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(obj, indent=1) + "\n")
 
 
 def spread(values: list[float]) -> dict[str, float]:

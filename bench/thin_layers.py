@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -35,7 +34,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere: bench/ siblings
 
 from gankit.models import dcgan, gemmconv  # noqa: E402
-from perf import gankit_images_per_s, interleaved, machine, spread, train_kwargs  # noqa: E402
+from perf import gankit_images_per_s, interleaved, machine, spread, train_kwargs, write_json  # noqa: E402
 from run import ALL_VARIANTS, batch_sizes  # noqa: E402
 
 
@@ -121,6 +120,27 @@ def per_layer(batches: list[int], reps: int) -> dict[str, Any]:
     return out
 
 
+def end_to_end(data_dir: str | None, batch: int, images: int, reps: int) -> dict[str, Any]:
+    """The fast variant trained with the thin layers on oneDNN and as GEMMs, interleaved round by round."""
+    steps = max(6, images // batch)
+    warmup = max(2, steps // 3)
+    kw = train_kwargs(data_dir, width=64, d_width=64, batch_size=batch, **ALL_VARIANTS["fast"])
+
+    def onednn() -> dict[str, float]:
+        with thin_layers_on_onednn():
+            return gankit_images_per_s(kw, steps, warmup)
+
+    print(f"batch {batch}: {steps - warmup} steps timed after {warmup}, fast variant, {reps} rounds")
+    res = interleaved({"onednn": onednn, "gemm": lambda: gankit_images_per_s(kw, steps, warmup)}, reps, "images_per_s")
+    per = {name: [r["images_per_s"] for r in v["runs"]] for name, v in res.items()}
+    ratio = paired_ratios(per["gemm"], per["onednn"])
+    print(f"  gemm / onednn, paired by round: median {ratio['median']:.3f} ({ratio['min']:.3f}-{ratio['max']:.3f}), "
+          f"above 1 in {ratio['rounds_above_1']} of {len(ratio['per_round'])} rounds")
+    return {"steps": steps, "warmup": warmup, "images_per_s": per, "spread": {n: spread(v) for n, v in per.items()},
+            "gemm_over_onednn": ratio}
+
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", help="folder with mnist/ IDX files (default: the shipped mnist5k)")
@@ -132,33 +152,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.reps < 1 or args.images < 1:
         ap.error(f"--reps and --images must be >= 1, got {args.reps} and {args.images}")
-    out: dict[str, Any] = {"machine": machine(), "command": " ".join(sys.argv), "batches": {}}
+    out: dict[str, Any] = {"machine": machine(), "command": " ".join(sys.argv)}
     if args.per_layer:
         out["per_layer_ms"] = per_layer(args.batch, args.reps)
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(out, indent=1))
-        print(f"figures in {args.out}")
-        return
-    for batch in args.batch:
-        steps = max(6, args.images // batch)
-        warmup = max(2, steps // 3)
-        kw = train_kwargs(args.data_dir, width=64, d_width=64, batch_size=batch, **ALL_VARIANTS["fast"])
-
-        def onednn(kw: dict[str, Any] = kw, steps: int = steps, warmup: int = warmup) -> dict[str, float]:
-            with thin_layers_on_onednn():
-                return gankit_images_per_s(kw, steps, warmup)
-
-        print(f"batch {batch}: {steps - warmup} steps timed after {warmup}, fast variant, {args.reps} rounds")
-        res = interleaved({"onednn": onednn, "gemm": lambda kw=kw, s=steps, w=warmup: gankit_images_per_s(kw, s, w)},
-                          args.reps, "images_per_s")
-        per = {name: [r["images_per_s"] for r in v["runs"]] for name, v in res.items()}
-        ratio = paired_ratios(per["gemm"], per["onednn"])
-        out["batches"][str(batch)] = {"steps": steps, "warmup": warmup, "images_per_s": per,
-                                      "spread": {n: spread(v) for n, v in per.items()}, "gemm_over_onednn": ratio}
-        print(f"  gemm / onednn, paired by round: median {ratio['median']:.3f} ({ratio['min']:.3f}-{ratio['max']:.3f}), "
-              f"above 1 in {ratio['rounds_above_1']} of {len(ratio['per_round'])} rounds")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1))
+    else:
+        out["batches"] = {str(b): end_to_end(args.data_dir, b, args.images, args.reps) for b in args.batch}
+    write_json(args.out, out)
     print(f"figures in {args.out}")
 
 
