@@ -181,6 +181,26 @@ def test_breakdown_takes_the_difference_of_two_profiles_per_step():
     assert r["achieved_gflops"] == pytest.approx(1.55 / 0.020)
     assert r["roof_fraction"] == pytest.approx(1.55 / 0.020 / 200)
     assert r["bound_if_rest_free"] == pytest.approx(1.55 / 0.016 / 200)  # the 4 ms of the rest taken away
+    assert r["compute_ms"] == pytest.approx(16.0)
+
+
+def test_breakdown_dispatch_timer_reads_every_op_and_the_time_outside_them(monkeypatch):
+    """--timer dispatch: each aten op's wall time by name, and the run's remaining wall time as 'outside ops'
+    (grouped as "other"), so the groups add up to the run's wall time."""
+    import breakdown as bd
+    import torch
+
+    def fake_train(cfg):
+        a = torch.randn(64, 64)
+        for _ in range(3):
+            a = a @ a
+            a = torch.nn.functional.conv2d(a[None, None], torch.ones(1, 1, 3, 3))[0, 0]
+        time.sleep(0.05)  # outside any op
+
+    monkeypatch.setattr(bd.gankit, "train", fake_train)
+    us = bd.dispatch_op_us({"dataset": "ring8", "model": "mlp", "progress": False}, 2)
+    assert us["aten.mm.default"] > 0 and any(bd.op_group(k) == "conv forward" for k in us)
+    assert us[bd.OUTSIDE_OPS] >= 0.05e6 and bd.op_group(bd.OUTSIDE_OPS) == "other"
 
 
 def test_thin_layers_bench_swaps_only_the_two_thin_layers_and_pairs_rounds():
