@@ -15,8 +15,9 @@ the convolutions and matrix multiplies cost nothing, so a step can only come nea
 kernels do. `compute_ms` is that floor in time: the milliseconds per step the convolutions and matrix multiplies
 take by themselves, and `images_per_s_if_rest_free` the rate it allows. --timer dispatch times each op at
 PyTorch's dispatcher instead of with torch.profiler (which inflated the memory-bound ops several-fold here) and
-counts the rest of the run's wall time, outside any op, under "other". Health probes are off and a metrics row is written once per run, so only the training step is
-measured. Every figure is the median of --reps rounds with min-max.
+counts the rest of the run's wall time, outside any op, under "other". Health probes are off and a metrics row
+is written once per run, so only the training step is measured. Every figure is the median of --reps rounds
+with min-max.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere: bench/ siblings
 
 import gankit  # noqa: E402
-from perf import fmt, interleaved, machine, matmul_roof, spread, step_flop_counts, train_kwargs, write_json  # noqa: E402
+from perf import (fmt, interleaved, machine, matmul_roof, spread, step_flop_counts, train_kwargs,  # noqa: E402
+                  write_json)
 from run import VARIANTS  # noqa: E402
 
 GROUPS = ("conv forward", "conv backward", "matmul", "other")
@@ -65,13 +67,18 @@ def by_group(values: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def measured_config(kw: dict[str, Any], steps: int, out: str) -> gankit.TrainConfig:
+    """A run of `steps` steps with nothing but training in it: no health probes, one metrics row, checkpoint and
+    sample grid at the end."""
+    return gankit.TrainConfig(**{**kw, "steps": steps, "out": out, "health": False, "log_every": steps,
+                                 "ckpt_every": steps, "sample_every": steps})
+
+
 def profile_self_us(kw: dict[str, Any], steps: int) -> dict[str, float]:
     """Self CPU time (microseconds) per op of a whole gankit.train run of `steps` steps."""
     with tempfile.TemporaryDirectory(prefix="gankit-breakdown-") as d:
-        cfg = gankit.TrainConfig(**{**kw, "steps": steps, "out": d, "health": False, "log_every": steps,
-                                    "ckpt_every": steps, "sample_every": steps})
         with profile(activities=[ProfilerActivity.CPU]) as prof:
-            gankit.train(cfg)
+            gankit.train(measured_config(kw, steps, d))
     out: dict[str, float] = {}
     for ev in prof.key_averages():
         out[ev.key] = out.get(ev.key, 0.0) + float(ev.self_cpu_time_total)
@@ -102,8 +109,7 @@ def dispatch_op_us(kw: dict[str, Any], steps: int) -> dict[str, float]:
     memory-bound ops (LeakyReLU, the thin GEMMs) several-fold; the whole run's wall time not spent inside an op
     goes to OUTSIDE_OPS."""
     with tempfile.TemporaryDirectory(prefix="gankit-breakdown-") as d:
-        cfg = gankit.TrainConfig(**{**kw, "steps": steps, "out": d, "health": False, "log_every": steps,
-                                    "ckpt_every": steps, "sample_every": steps})
+        cfg = measured_config(kw, steps, d)
         timer = _OpTimer()
         t0 = time.perf_counter()
         with timer:
@@ -155,8 +161,8 @@ def main() -> None:
             ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
 
     width = 64
-    result: dict[str, Any] = {"machine": machine(), "timer": args.timer, "batch_size": args.batch, "width": width, "steps": args.steps,
-                              "base_steps": args.base_steps, "reps": args.reps, "variants": {}}
+    result: dict[str, Any] = {"machine": machine(), "timer": args.timer, "batch_size": args.batch, "width": width,
+                              "steps": args.steps, "base_steps": args.base_steps, "reps": args.reps, "variants": {}}
     print(f"DCGAN 28x28, batch {args.batch}, width {width}: {args.steps} steps after {args.base_steps}", flush=True)
     fns = {}
     for name, flags in VARIANTS.items():

@@ -22,10 +22,9 @@ import argparse
 import contextlib
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
-
-import time
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +33,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from anywhere: bench/ siblings
 
 from gankit.models import dcgan, gemmconv  # noqa: E402
-from perf import gankit_images_per_s, interleaved, machine, spread, train_kwargs, write_json  # noqa: E402
+from perf import fmt, gankit_images_per_s, interleaved, machine, spread, train_kwargs, write_json  # noqa: E402
 from run import ALL_VARIANTS, batch_sizes  # noqa: E402
 
 
@@ -115,8 +114,7 @@ def per_layer(batches: list[int], reps: int) -> dict[str, Any]:
         out[str(batch)] = {case: {name: spread(v) for name, v in d.items()} for case, d in ms.items()}
         print(f"batch {batch} | layer | oneDNN ms | GEMM ms |")
         for case, d in out[str(batch)].items():
-            print(f"| {case} | {d['onednn']['median']:.2f} ({d['onednn']['min']:.2f}-{d['onednn']['max']:.2f}) "
-                  f"| {d['gemm']['median']:.2f} ({d['gemm']['min']:.2f}-{d['gemm']['max']:.2f}) |")
+            print(f"| {case} | {fmt(d['onednn'], 2)} | {fmt(d['gemm'], 2)} |")
     return out
 
 
