@@ -6,19 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from ..viz.figures import save_figure
 from .curve import Curve, EpsOutcome
-
-
-def _save(fig: Figure, path: str | Path) -> Path:  # headless, like gankit.viz.plots: no pyplot state
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=100)
-    return path
 
 
 def plot_curves(curves: dict[str, Curve], path: str | Path, *, title: str, eps_label: str) -> Path:
@@ -44,8 +36,7 @@ def plot_curves(curves: dict[str, Curve], path: str | Path, *, title: str, eps_l
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def pick_gallery(curve: Curve, outcome: EpsOutcome, n: int) -> list[int]:
@@ -100,5 +91,4 @@ def plot_gallery(curve: Curve, outcome: EpsOutcome, path: str | Path, *, n: int 
             ax.set_title(text, fontsize=8, color=color)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path), idx
+    return save_figure(fig, path), idx

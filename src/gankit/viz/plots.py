@@ -7,17 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
-
-def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=100)
-    return path
+from .figures import save_figure
 
 
 def plot_losses(rows: list[dict[str, Any]], path: str | Path) -> Path:
@@ -47,8 +40,7 @@ def plot_losses(rows: list[dict[str, Any]], path: str | Path) -> Path:
         axes[1].set_xlabel("step")
         axes[1].set_title("discriminator outputs")
         axes[1].legend(loc="best")
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_points_2d(fake: Tensor, real: Tensor | None, path: str | Path, title: str | None = None,
@@ -71,8 +63,7 @@ def plot_points_2d(fake: Tensor, real: Tensor | None, path: str | Path, title: s
     ax.legend(loc="upper right", fontsize=7, markerscale=3)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_density_1d(fake: Tensor, real: Tensor | None, path: str | Path, title: str | None = None,
@@ -99,5 +90,4 @@ def plot_density_1d(fake: Tensor, real: Tensor | None, path: str | Path, title: 
     ax.legend(loc="upper left", fontsize=8)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
