@@ -11,9 +11,9 @@ from PIL import Image
 
 import gankit
 from gankit.config import TrainConfig
-from gankit.doctor import diagnose, doctor
 from gankit.errors import ConfigError
 from gankit.health import HealthMonitor
+from gankit.health.doctor import diagnose, doctor
 
 
 def _write_run(run: Path, rows: list[dict], **cfg) -> Path:

@@ -1,37 +1,13 @@
-"""Training health: name what goes wrong in a GAN run while it runs, say why, and (optionally) fix it.
-
-Three parts, each usable alone:
-
-* measurements the loop takes on log steps only: `grad_norm` (total L2 norm of a network's gradients) and
-  `DiversityProbe` (how spread out G's outputs on the fixed noise batch are, relative to real data, and for
-  MNIST-family images the entropy of the shipped classifier's class histogram of those outputs);
-* `HealthMonitor`: pure and cheap. It is fed each log interval's reduced stats row (the dict written to
-  metrics.jsonl) and returns `Finding`s: d_domination, g_domination, mode_collapse, oscillation, exploding,
-  non_finite, each with a one-sentence explanation and the practitioners' remedy. `gankit doctor` replays it
-  over a finished run's metrics.jsonl;
-* `AutoRemedy` (`--auto-remedy`): turns a finding into an adjustment the loop applies (lower a learning rate,
-  instance noise, one-sided label smoothing, the non-saturating G loss, roll back to a checkpoint) and records it.
-
-`HealthHook` ties them to the training loop. Findings and remedies are written into the metrics row of the log
-step where they happen, as `row["events"] = [{"event": NAME, "step": s, "message": ..., "remedy": ...}, ...]`, so
-every reader of metrics.jsonl keeps seeing one row per log step.
-
-Thresholds were set on measured runs (BENCHMARKS.md, "Health monitor calibration"): healthy default recipes on
-mnist5k and ring8 over several seeds raise nothing; D with 10x G's learning rate is flagged within a few hundred
-steps.
-"""
+"""The health monitor: pure and cheap. It is fed each log interval's reduced stats row (the dict written to
+metrics.jsonl) and returns `Finding`s, each with a one-sentence explanation and the practitioners' remedy. No
+tensors, files or clocks, so `replay` over a finished run's metrics.jsonl gives what the loop saw."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
-
-import torch
-from torch import nn
-
-from .data.transforms import as_float
 
 FINDINGS = ("non_finite", "exploding", "d_domination", "g_domination", "mode_collapse", "oscillation")
 
@@ -53,73 +29,7 @@ REMEDIES: dict[str, str] = {
 }
 
 
-# ------------------------------------------------------------------------------------------------ measurements
-def grad_norm(module: nn.Module) -> torch.Tensor | None:
-    """Total L2 norm of `module`'s parameter gradients (what clip_grad_norm_ reports), as a tensor: no host sync."""
-    norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
-    if not norms:
-        return None
-    return torch.stack(norms).norm()
 
-
-def mean_pairwise_distance(x: torch.Tensor) -> float:
-    """Mean Euclidean distance between distinct rows of x [N, ...] (flattened): 0 for identical samples."""
-    flat = x.detach().reshape(len(x), -1).float()
-    n = len(flat)
-    if n < 2:
-        return 0.0
-    d = torch.cdist(flat, flat)  # [N, N]
-    return float(d.sum() / (n * (n - 1)))
-
-
-def class_entropy(probs: torch.Tensor) -> float:
-    """Entropy of the predicted-class histogram (argmax counts), normalised to [0, 1] by log K."""
-    k = probs.shape[1]
-    counts = torch.bincount(probs.argmax(1), minlength=k).double()
-    p = counts / counts.sum()
-    h = -(p[p > 0] * p[p > 0].log()).sum()
-    return max(0.0, float(h / math.log(k)))
-
-
-class DiversityProbe:
-    """Diversity of G on a fixed noise batch, relative to a fixed real batch of the same size.
-
-    `Health/diversity` = mean pairwise distance of G's outputs / that of real samples: about 1 for a generator as
-    spread out as the data, 0 for one that maps every z to the same output. For grey 28x28 MNIST-family data,
-    `Health/classes` is the normalised entropy of the shipped classifier's class histogram on the same outputs
-    (real digits: about 0.95 on 64 images; a generator drawing one digit: 0). No training RNG is used, and G is
-    evaluated in eval mode (no BatchNorm statistics are updated), so training is unchanged.
-    """
-
-    MAX_N = 512  # pairwise distances of 512 points: a few milliseconds
-
-    def __init__(self, z: torch.Tensor, y: torch.Tensor | None, real: torch.Tensor, *, seed: int = 0,
-                 classifier: Any = None) -> None:
-        n = min(len(z), self.MAX_N, len(real))
-        self.z = z[:n]
-        self.y = y[:n] if y is not None else None
-        gen = torch.Generator().manual_seed(seed + 104729)
-        idx = torch.randperm(len(real), generator=gen)[:n]
-        ref = as_float(real[idx]).to(z.device)  # [n, *sample_shape]
-        self.real_distance = max(mean_pairwise_distance(ref), 1e-12)
-        self.classifier = classifier
-
-    @torch.no_grad()
-    def __call__(self, G: nn.Module) -> dict[str, float]:
-        was_training = G.training
-        G.eval()
-        try:
-            fake = G(self.z, self.y)
-        finally:
-            G.train(was_training)
-        out = {"Health/diversity": mean_pairwise_distance(fake) / self.real_distance}
-        if self.classifier is not None:
-            _, probs = self.classifier.embed(fake.float().cpu().clamp(-1, 1))
-            out["Health/classes"] = class_entropy(probs)
-        return out
-
-
-# ------------------------------------------------------------------------------------------------ the monitor
 @dataclass(frozen=True)
 class Thresholds:
     """When a finding fires. Set on measured runs (BENCHMARKS.md, "Health monitor calibration")."""
@@ -341,7 +251,7 @@ class HealthMonitor:
 
 def eval_key_for(dataset: str) -> str | None:
     """The in-training score (--eval-every) that tells progress, for the oscillation finding."""
-    from .data import TOY_MODES
+    from ..data import TOY_MODES
 
     if dataset in TOY_MODES:
         return "Eval/modes"
@@ -360,191 +270,3 @@ def monitor_for(cfg: Any) -> HealthMonitor:
 def replay(rows: list[dict[str, Any]], monitor: HealthMonitor) -> list[Finding]:
     """Every finding the monitor raises over `rows` (a metrics.jsonl), in order."""
     return [f for r in rows if "step" in r for f in monitor.update(r)]
-
-
-# ------------------------------------------------------------------------------------------------ auto-remedy
-@dataclass
-class RemedyState:
-    """What --auto-remedy has changed so far; the loop applies it every step. Saved in every remedy event, so a
-    resumed run picks it up from metrics.jsonl."""
-
-    lr_scale_g: float = 1.0
-    lr_scale_d: float = 1.0
-    noise: float = 0.0  # instance noise std added at noise_from, annealed to 0 at the last step
-    noise_from: int = 0
-    label_smoothing: float = 0.0
-    g_loss: str | None = None  # "nonsaturating" when the minimax G loss was switched
-    applied: dict[str, int] = field(default_factory=dict)  # finding -> times remedied
-
-
-class AutoRemedy:
-    """Turns findings into adjustments. Each finding is remedied at most `max_times` (escalating), at most once
-    per `cooldown` log intervals, and never twice in the same log step."""
-
-    def __init__(self, cfg: Any, max_times: int = 3, cooldown: int = 6) -> None:
-        self.loss_name = cfg.loss
-        self.base_smoothing = cfg.label_smoothing
-        self.steps = cfg.steps
-        self.max_times, self.cooldown = max_times, cooldown
-        self.state = RemedyState(label_smoothing=cfg.label_smoothing)
-        self.wait: dict[str, int] = {}
-        self.version = 0  # bumped on every change, so the loop rebuilds its loss only when needed
-        self._loss_version = 0
-
-    # ---------------------------------------------------------------- what the loop reads
-    def lrs(self, lr_g: float, lr_d: float) -> tuple[float, float]:
-        return lr_g * self.state.lr_scale_g, lr_d * self.state.lr_scale_d
-
-    def noise_std(self, step: int, base: float) -> float:
-        s = self.state
-        if s.noise <= 0 or step >= self.steps:
-            return base
-        extra = s.noise * (1.0 - (step - s.noise_from) / max(1, self.steps - s.noise_from))
-        return max(base, extra)
-
-    def loss_spec(self) -> tuple[str, float]:
-        """(loss name, label smoothing) the loop should use now."""
-        return self.state.g_loss or self.loss_name, self.state.label_smoothing
-
-    # ---------------------------------------------------------------- decisions
-    def tick(self) -> None:
-        for k in list(self.wait):
-            self.wait[k] -= 1
-            if self.wait[k] <= 0:
-                del self.wait[k]
-
-    def decide(self, finding: Finding, active: list[str]) -> dict[str, Any] | None:
-        """Apply a remedy for `finding` (if one is due) and return its event, else None."""
-        name = finding.name
-        if name in self.wait or name == "non_finite":  # non_finite is handled by roll_back
-            return None
-        times = self.state.applied.get(name, 0)
-        if times >= self.max_times:
-            return None
-        s = self.state
-        did: list[str] = []
-        if name == "d_domination":
-            if self.loss_name == "minimax" and s.g_loss is None:
-                s.g_loss = "nonsaturating"
-                did.append("switched G to the non-saturating loss -log D(G(z))")
-            s.lr_scale_d *= 0.5
-            did.append(f"halved D's learning rate (now x{s.lr_scale_d:g})")
-            if self.loss_name in ("minimax", "nonsaturating", "lsgan") and s.label_smoothing < 0.1:
-                s.label_smoothing = 0.1
-                did.append("one-sided label smoothing 0.1")
-            self._noise(finding.step, 0.1 * (times + 1))
-            did.append(f"instance noise {s.noise:g}, annealed to 0")
-        elif name == "g_domination":
-            s.lr_scale_g *= 0.5
-            did.append(f"halved G's learning rate (now x{s.lr_scale_g:g})")
-        elif name == "mode_collapse":
-            self._noise(finding.step, 0.1 * (times + 1))
-            s.lr_scale_g *= 0.5
-            s.lr_scale_d *= 0.5
-            did.append(f"instance noise {s.noise:g}, and halved both learning rates")
-        elif name in ("oscillation", "exploding"):
-            s.lr_scale_g *= 0.5
-            s.lr_scale_d *= 0.5
-            did.append(f"halved both learning rates (now G x{s.lr_scale_g:g}, D x{s.lr_scale_d:g})")
-        if not did:
-            return None
-        s.applied[name] = times + 1
-        self.wait[name] = self.cooldown
-        self.version += 1
-        return {"event": "auto_remedy", "step": finding.step, "finding": name, "action": "; ".join(did),
-                "state": asdict(s)}
-
-    def roll_back(self, step: int, to_step: int) -> dict[str, Any]:
-        s = self.state
-        s.lr_scale_g *= 0.5
-        s.lr_scale_d *= 0.5
-        s.applied["non_finite"] = s.applied.get("non_finite", 0) + 1
-        self.version += 1
-        return {"event": "auto_remedy", "step": step, "finding": "non_finite",
-                "action": f"rolled back from step {step} to the checkpoint at step {to_step} and halved both "
-                          f"learning rates (now G x{s.lr_scale_g:g}, D x{s.lr_scale_d:g})", "state": asdict(s)}
-
-    def loss(self, current: Any, lsgan_abc: tuple[float, float, float]) -> Any:
-        """The Loss the loop should use: `current`, rebuilt when a remedy changed the G loss or smoothing."""
-        if self._loss_version != self.version:
-            from .losses import get_loss
-
-            name, smoothing = self.loss_spec()
-            current = get_loss(name, label_smoothing=smoothing, lsgan_abc=lsgan_abc)
-            self._loss_version = self.version
-        return current
-
-    def can_roll_back(self) -> bool:
-        return self.state.applied.get("non_finite", 0) < self.max_times
-
-    def restore(self, rows: list[dict[str, Any]]) -> None:
-        """Take up the state recorded in a resumed run's metrics.jsonl."""
-        for i, r in enumerate(rows):
-            for e in r.get("events") or []:
-                if e.get("event") == "auto_remedy" and isinstance(e.get("state"), dict):
-                    self.state = RemedyState(**e["state"])
-                    self.version += 1
-                    left = self.cooldown - (len(rows) - 1 - i)  # the cooldown still to run, as if never stopped
-                    if left > 0 and e.get("finding") != "non_finite":
-                        self.wait[e["finding"]] = left
-                    else:
-                        self.wait.pop(e.get("finding"), None)
-
-    def _noise(self, step: int, level: float) -> None:
-        self.state.noise, self.state.noise_from = max(self.state.noise, min(level, 0.3)), step
-
-
-# ------------------------------------------------------------------------------------------------ loop glue
-class HealthHook:
-    """What the training loop calls on log steps: measures (gradient norms, diversity), runs the monitor, puts
-    findings and remedies into the row's `events`, and says what to show in the progress bar."""
-
-    def __init__(self, cfg: Any, data: Any, fixed_z: torch.Tensor, fixed_y: torch.Tensor | None,
-                 past_rows: list[dict[str, Any]] | None = None) -> None:
-        self.monitor = monitor_for(cfg)
-        self.remedy = AutoRemedy(cfg) if getattr(cfg, "auto_remedy", False) else None
-        classifier = None
-        if data.is_image and tuple(data.sample_shape) == (1, 28, 28) and cfg.dataset in (
-                "mnist", "mnist5k", "fashion-mnist"):
-            from .evaluation.classifier import load_classifier
-
-            classifier = load_classifier(cfg.dataset)
-        self.probe = DiversityProbe(fixed_z, fixed_y, data.x, seed=cfg.seed, classifier=classifier)
-        self.pending: list[dict[str, Any]] = []  # events of a row that was not written (rolled back)
-        self.last: list[str] = []
-        self.rewind(past_rows or [])
-
-    def rewind(self, rows: list[dict[str, Any]], *, restore_remedy: bool = True) -> None:
-        """Rebuild the monitor (and remedy state) from the rows already in metrics.jsonl (resume, roll back)."""
-        self.monitor = HealthMonitor(self.monitor.loss, self.monitor.lsgan_abc, self.monitor.t,
-                                     self.monitor.eval_key)
-        replay(rows, self.monitor)
-        if self.remedy is not None and restore_remedy:
-            self.remedy.restore(rows)
-
-    def roll_back(self, row: dict[str, Any], to_step: int, kept_rows: list[dict[str, Any]]) -> None:
-        """After the loop reloaded the checkpoint at `to_step`: keep the dropped row's events (and the roll-back)
-        for the next row written, lower the learning rates, and rebuild the monitor from the rows kept."""
-        assert self.remedy is not None
-        self.pending = list(row.get("events") or []) + [self.remedy.roll_back(int(row["step"]), to_step)]
-        self.rewind(kept_rows, restore_remedy=False)
-
-    def observe(self, row: dict[str, Any], G: nn.Module) -> None:
-        """Add Health/* measurements and this step's events to `row` (in place)."""
-        if all(math.isfinite(v) for v in row.values() if isinstance(v, float)):
-            row.update(self.probe(G))
-        findings = self.monitor.update(row)
-        events = self.pending + [f.event() for f in findings]
-        self.pending = []
-        if self.remedy is not None:
-            self.remedy.tick()
-            for f in findings:
-                action = self.remedy.decide(f, self.monitor.active)
-                if action is not None:
-                    events.append(action)
-        if events:
-            row["events"] = events
-        self.last = self.monitor.active
-
-    def postfix(self) -> str:
-        return (" ! " + ",".join(self.last)) if self.last else ""
