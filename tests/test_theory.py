@@ -17,9 +17,10 @@ from scipy import stats
 from helpers import gk
 
 from gankit.theory import run_experiment
-from gankit.theory.common import (Toy1D, Toy1DConfig, gan_value, grid, jsd, kde_1d, normal_logpdf, normal_pdf,
-                                  optimal_d, optimal_d_logit)
+from gankit.theory.densities import (gan_value, grid, jsd, kde_1d, normal_logpdf, normal_pdf, optimal_d,
+                                     optimal_d_logit)
 from gankit.theory.report import available_experiments, load_records, write_report
+from gankit.theory.toy1d import Toy1D, Toy1DConfig
 
 MINE = ("one-d", "optimal-d", "saturation", "lsgan")
 

@@ -3,7 +3,7 @@
 At the equilibrium of the GAN game p_g = p_data and D(x) = 1/2 everywhere (Goodfellow et al. 2014, Proposition 1
 and Theorem 1), so D's accuracy, the fraction of real samples it calls real (D(x) > 1/2) and of fakes it calls
 fake (D(G(z)) < 1/2), should drift to 50% on both as G learns. The experiment trains the 1-D GAN (data N(4, 0.5²),
-G's samples starting around 0; `theory.common.Toy1D`) in three regimes from the same seeds:
+G's samples starting around 0; `theory.toy1d.Toy1D`) in three regimes from the same seeds:
 
 - balanced: non-saturating loss, D's Adam learning rate 1e-3, one D step per G step;
 - D overpowers G: D's learning rate 10x that (1e-2) and 5 D steps per G step, with the minimax G loss;
@@ -27,7 +27,10 @@ import numpy as np
 import torch
 
 from ..evaluation.metrics import jsd_1d
-from .common import Toy1D, Toy1DConfig, new_figure, rounded, save_figure, single_thread
+from ..torch_utils import single_thread
+from ..viz.figures import new_figure, save_figure
+from .records import rounded
+from .toy1d import Toy1D, Toy1DConfig
 
 MU, SIGMA = 4.0, 0.5
 EVAL_N = 2000
@@ -95,12 +98,8 @@ def _tail_mean(values: list[float], frac: float = 0.2) -> float:
     return float(np.mean(values[-k:]))
 
 
+@single_thread()
 def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
-    with single_thread():
-        return _run(out, quick=quick, seed=seed)
-
-
-def _run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     b = _budget(quick)
     seeds = [seed + i for i in range(b["seeds"])]
     runs = {r: [train_regime(r, s, b["steps"], b["every"]) for s in seeds] for r in REGIMES}

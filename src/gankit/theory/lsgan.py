@@ -29,7 +29,10 @@ import numpy as np
 import torch
 
 from ..losses import LSGAN_PRESETS, lsgan_g_loss, nonsaturating_g_loss
-from .common import grid, integrate, new_figure, normal_pdf, rounded, save_figure, single_thread
+from ..torch_utils import single_thread
+from ..viz.figures import new_figure, save_figure
+from .densities import grid, integrate, normal_pdf
+from .records import rounded
 
 REAL_CENTRE, BULK_CENTRE, STRANDED_CENTRE = (0.0, 0.0), (-3.0, 0.0), (3.0, 2.0)
 SPREAD, STRANDED_SPREAD = 0.3, 0.25
@@ -94,12 +97,8 @@ def per_sample_grad(points: torch.Tensor, w: torch.Tensor, b: torch.Tensor, g_lo
     return g * len(points)
 
 
+@single_thread()
 def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
-    with single_thread():
-        return _run(out, quick=quick, seed=seed)
-
-
-def _run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     bud = _budget(quick)
     rng = torch.Generator().manual_seed(seed)
 

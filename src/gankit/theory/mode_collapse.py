@@ -30,8 +30,10 @@ import torch
 
 from ..data import TOY_MODES, load_dataset
 from ..evaluation.metrics import mode_stats
-from .common import new_figure, rounded, save_figure, single_thread
-from .toy2d import METHOD_LABELS, METHODS, ToyConfig, train_toy
+from ..torch_utils import single_thread
+from ..viz.figures import new_figure, save_figure
+from .records import rounded
+from .toy2d import METHODS, METHOD_LABELS, ToyConfig, train_toy
 
 DATASETS = ("ring8", "grid25")
 LIMITS = {"ring8": 2.6, "grid25": 5.2}
@@ -53,12 +55,8 @@ def _held(x: torch.Tensor, centres: torch.Tensor, std: float) -> set[int]:
     return {i for i, c in enumerate(mode_stats(x, centres, std)["per_mode"]) if c >= 20}
 
 
+@single_thread()
 def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
-    with single_thread():
-        return _run(out, quick=quick, seed=seed)
-
-
-def _run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     b = _budget(quick)
     seeds = tuple(seed + i for i in range(b["seeds"]))
     snaps = tuple(b["steps"] * i // SNAPSHOTS for i in range(SNAPSHOTS + 1))

@@ -24,10 +24,13 @@ from typing import Any
 import torch
 
 from ..evaluation.metrics import jsd_1d
+from ..torch_utils import single_thread
 from ..viz import save_gif
-from .common import (D_COLOUR, DATA_COLOUR, DSTAR_COLOUR, GEN_COLOUR, LOG4, Toy1D, Toy1DConfig, figure_to_array,
-                     grid, integrate, kde_1d, new_figure, normal_pdf, optimal_d, rounded, save_figure,
-                     single_thread, train_d_fixed_g)
+from ..viz.figures import figure_to_array, new_figure, save_figure
+from .colours import DATA_COLOUR, DSTAR_COLOUR, D_COLOUR, GEN_COLOUR
+from .densities import LOG4, grid, integrate, kde_1d, normal_pdf, optimal_d
+from .records import rounded
+from .toy1d import Toy1D, Toy1DConfig, train_d_fixed_g
 
 MU, SIGMA = 4.0, 0.5
 X_LO, X_HI = 0.5, 7.0
@@ -68,12 +71,8 @@ def _draw(ax: Any, x: torch.Tensor, p_data: torch.Tensor, st: dict[str, Any], ti
     ax.set_title(title, fontsize=9)
 
 
+@single_thread()
 def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
-    with single_thread():
-        return _run(out, quick=quick, seed=seed)
-
-
-def _run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     b = _budget(quick)
     steps = b["steps"]
     x = grid(X_LO, X_HI, 1301)

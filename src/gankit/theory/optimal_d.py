@@ -20,9 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .common import (D_COLOUR, DATA_COLOUR, DSTAR_COLOUR, GEN_COLOUR, LOG4, gan_value, grid, integrate, jsd, mlp,
-                     mixture_support, new_figure, normal_logpdf, normal_pdf, optimal_d, optimal_d_logit, rounded,
-                     save_figure, seeded, single_thread, train_d_fixed_g)
+from ..torch_utils import seeded, single_thread
+from ..viz.figures import new_figure, save_figure
+from .colours import DATA_COLOUR, DSTAR_COLOUR, D_COLOUR, GEN_COLOUR
+from .densities import (LOG4, gan_value, grid, integrate, jsd, mixture_support, normal_logpdf, normal_pdf, optimal_d,
+                        optimal_d_logit)
+from .records import rounded
+from .toy1d import train_d_fixed_g
+from .toy_nets import mlp
 
 DATA = (0.0, 1.0)  # mu, sigma
 GEN = (1.0, 0.5)
@@ -34,12 +39,8 @@ def _budget(quick: bool) -> dict[str, Any]:
     return {"steps": 1000, "batch": 2048, "lr": 3e-3} if quick else {"steps": 5000, "batch": 2048, "lr": 2e-3}
 
 
+@single_thread()
 def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
-    with single_thread():
-        return _run(out, quick=quick, seed=seed)
-
-
-def _run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     b = _budget(quick)
     x = grid(-10.0, 10.0, 20001)
     p_data, p_g = normal_pdf(x, *DATA), normal_pdf(x, *GEN)

@@ -25,8 +25,12 @@ import torch
 
 from ..evaluation.metrics import jsd_1d
 from ..losses import minimax_g_loss, nonsaturating_g_loss
-from .common import (D_COLOUR, DATA_COLOUR, Toy1D, Toy1DConfig, grid, kde_1d, new_figure, normal_pdf,
-                     rounded, save_figure, single_thread)
+from ..torch_utils import single_thread
+from ..viz.figures import new_figure, save_figure
+from .colours import DATA_COLOUR, D_COLOUR
+from .densities import grid, kde_1d, normal_pdf
+from .records import rounded
+from .toy1d import Toy1D, Toy1DConfig
 
 MU, SIGMA = 4.0, 0.5
 MM_COLOUR, NS_COLOUR, ADAM_COLOUR = "#d62728", "#2ca02c", "#7f7f7f"
@@ -54,12 +58,8 @@ def gradient_curves(s: torch.Tensor) -> dict[str, torch.Tensor]:
     return out
 
 
+@single_thread()
 def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
-    with single_thread():
-        return _run(out, quick=quick, seed=seed)
-
-
-def _run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     b = _budget(quick)
 
     # ---- the curves

@@ -29,7 +29,9 @@ from ..evaluation import metrics
 from ..evaluation.classifier import load_classifier
 from ..losses import get_loss
 from ..regularizers import add_instance_noise, instance_noise_std
-from .common import new_figure, rounded, save_figure, seeded, single_thread
+from ..torch_utils import eval_mode, grad_norm, seeded, single_thread
+from ..viz.figures import new_figure, save_figure
+from .records import rounded
 from .tricks_nets import NetConfig, SmallD, SmallG
 
 DATASET_ENV = "GANKIT_TRICKS_DATASET"
@@ -84,10 +86,6 @@ def _optimizer(params: Any, v: Variant) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=v.lr, betas=(0.5, 0.999))
 
 
-def _grad_norm(module: torch.nn.Module) -> float:
-    return math.sqrt(sum(float(p.grad.pow(2).sum()) for p in module.parameters() if p.grad is not None))
-
-
 def train_variant(v: Variant, x: torch.Tensor, y: torch.Tensor, *, steps: int, batch: int, every: int, seed: int,
                   z_dim: int = 64) -> tuple[SmallG, dict[str, list[float]]]:
     """Train one variant on images x [N, 1, 28, 28] in [-1, 1] with labels y [N]; returns G and its curves."""
@@ -122,7 +120,7 @@ def train_variant(v: Variant, x: torch.Tensor, y: torch.Tensor, *, steps: int, b
         loss_g = loss.g_loss(D(add_instance_noise(fake, std, noise_gen), yf))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
-        g_grad = _grad_norm(G)
+        g_grad = float(grad_norm(G, dtype=torch.float64))
         opt_g.step()
         # ---- log (means over the interval)
         with torch.no_grad():
@@ -144,11 +142,10 @@ def train_variant(v: Variant, x: torch.Tensor, y: torch.Tensor, *, steps: int, b
 def sample(G: SmallG, n: int, seed: int) -> torch.Tensor:
     """n samples in [-1, 1] (sigmoid outputs mapped back), in eval mode, labels cycling 0..9 when conditional.
     # [n, 1, 28, 28]"""
-    G.eval()
     z = torch.randn(n, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
     y = torch.arange(n) % 10 if G.cfg.num_classes else None
-    x = G(z, y)
-    G.train()
+    with eval_mode(G):
+        x = G(z, y)
     return x * 2 - 1 if G.cfg.output == "sigmoid" else x
 
 
@@ -157,12 +154,8 @@ def _tail(values: list[float], frac: float = 0.2) -> float:
     return float(np.mean(values[-k:]))
 
 
+@single_thread()  # small convs at batch 64: on a shared 2-core machine a second thread mostly waits
 def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
-    with single_thread():  # small convs at batch 64: on a shared 2-core machine a second thread mostly waits
-        return _run(out, quick=quick, seed=seed)
-
-
-def _run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     b = _budget(quick)
     name = _dataset()
     ds = load_dataset(name)
