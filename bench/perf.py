@@ -128,13 +128,13 @@ def digits(data: str | None) -> tuple[np.ndarray, np.ndarray]:
 def tiled_training_data(tile: int) -> Iterator[None]:
     """Within the block, gankit.train trains on its data set repeated `tile` times (same labels): a synthetic
     large data set with MNIST's per-step cost. tile 1 leaves the loader as it is."""
-    from gankit import training
     from gankit.data.base import Dataset
+    from gankit.training import data as training
 
     load = training.load_training_data
 
-    def tiled(cfg: Any) -> Dataset:
-        d = load(cfg)
+    def tiled(cfg: Any, data: Dataset | None = None) -> Dataset:
+        d = load(cfg, data)
         return Dataset(d.name, d.x.repeat(tile, 1, 1, 1), d.y.repeat(tile) if d.y is not None else None,
                        d.num_classes, d.class_names)
 

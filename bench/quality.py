@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import gankit
-from gankit.training import run_summary
+from gankit.rundir import run_summary
 
 VARIANTS = [("mlp", "nonsaturating", False), ("dcgan", "nonsaturating", False), ("dcgan", "lsgan", False),
             ("dcgan", "wgan-gp", False), ("dcgan", "hinge", False), ("dcgan", "nonsaturating", True)]

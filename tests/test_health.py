@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 import gankit
-from gankit import training
+from gankit.methods import gan as gan_method
+from gankit.training import TrainingDiverged
 from gankit.config import TrainConfig
 from gankit.errors import ConfigError
 from gankit.health import (AutoRemedy, DiversityProbe, HealthMonitor, Thresholds, class_entropy, d_outputs,
@@ -238,13 +239,13 @@ def test_health_changes_no_weight_and_logs_its_stats(tmp_path):
 
 
 def test_constant_generator_is_named_mode_collapse(tmp_path, monkeypatch):
-    build = training.build_networks
+    build = gan_method.build_networks
 
     def constant_g(cfg, data_shape, num_classes):
         _, D = build(cfg, data_shape, num_classes)
         return ConstantG(tuple(data_shape), z_dim=cfg.resolved().z_dim), D
 
-    monkeypatch.setattr(training, "build_networks", constant_g)
+    monkeypatch.setattr(gan_method, "build_networks", constant_g)
     res = gankit.train(TrainConfig(**TOY, steps=300, out=str(tmp_path / "const")))
     events = [e for r in read_jsonl(Path(res.out) / "metrics.jsonl") for e in r.get("events", [])]
     collapse = [e for e in events if e["event"] == "mode_collapse"]
@@ -265,7 +266,7 @@ def test_auto_remedy_rolls_back_on_nan_and_finishes(tmp_path, monkeypatch):
         return out * float("nan") if calls["n"] == 35 else out
 
     bad = losses.Loss("nonsaturating", real.d_loss, nan_once)
-    monkeypatch.setattr(training, "get_loss", lambda *a, **k: bad)
+    monkeypatch.setattr(gan_method, "get_loss", lambda *a, **k: bad)
     res = gankit.train(TrainConfig(**TOY, steps=75, ckpt_every=25, auto_remedy=True, out=str(tmp_path / "nan")))
     assert res.step == 75
     rows_ = read_jsonl(Path(res.out) / "metrics.jsonl")
@@ -282,8 +283,8 @@ def test_without_auto_remedy_a_nan_still_stops_the_run(tmp_path, monkeypatch):
 
     real = losses.get_loss("nonsaturating")
     bad = losses.Loss("nonsaturating", real.d_loss, lambda f: real.g_loss(f) * float("nan"))
-    monkeypatch.setattr(training, "get_loss", lambda *a, **k: bad)
-    with pytest.raises(training.TrainingDiverged, match="non-finite"):
+    monkeypatch.setattr(gan_method, "get_loss", lambda *a, **k: bad)
+    with pytest.raises(TrainingDiverged, match="non-finite"):
         gankit.train(TrainConfig(**TOY, steps=50, out=str(tmp_path / "nan")))
 
 

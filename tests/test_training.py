@@ -119,8 +119,9 @@ def test_fresh_run_refuses_existing_run_dir(tmp_path):
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
-    from gankit import training
     from gankit.losses import get_loss
+    from gankit.methods import gan as gan_method
+    from gankit.training import TrainingDiverged
 
     real = get_loss("nonsaturating")
     calls = {"n": 0}
@@ -130,8 +131,8 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypa
         out = real.g_loss(fake_logits)
         return out * float("nan") if calls["n"] > 25 else out
 
-    monkeypatch.setattr(training, "get_loss", lambda *a, **k: real.__class__(**{**real.__dict__, "g_loss": g_loss}))
-    with pytest.raises(training.TrainingDiverged, match="non-finite.*step 30.*step_0000020") as e:
+    monkeypatch.setattr(gan_method, "get_loss", lambda *a, **k: real.__class__(**{**real.__dict__, "g_loss": g_loss}))
+    with pytest.raises(TrainingDiverged, match="non-finite.*step 30.*step_0000020") as e:
         gankit.train(_cfg(tmp_path, steps=60))
     assert "Loss/G" in str(e.value)
     assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run")] == [20]
@@ -182,15 +183,15 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path):
 def test_training_on_compact_pixels_matches_training_on_floats(tmp_path, monkeypatch):
     # gankit.train holds MNIST-family images as uint8 and converts each batch; the weights must be exactly those
     # of a run on the float32 data set (same values, same random stream)
-    from gankit import training
     from gankit.data.base import Dataset
+    from gankit.training import data as training
 
     cfg = dict(dataset="mnist5k", model="dcgan", steps=4, batch_size=8, width=8, d_width=8, progress=False)
     gankit.train(TrainConfig(**cfg, out=str(tmp_path / "compact")))
     load = training.load_training_data
 
-    def as_floats(c):
-        d = load(c)
+    def as_floats(c, data=None):
+        d = load(c, data)
         assert d.x.dtype == torch.uint8  # what train uses by default
         return Dataset(d.name, d.x.to(torch.float32) / 127.5 - 1.0, d.y, d.num_classes, d.class_names)
 

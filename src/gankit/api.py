@@ -59,7 +59,7 @@ class Generator:
     # ------------------------------------------------------------------ sampling
     def sample_z(self, n: int, seed: int | None = None) -> torch.Tensor:
         """n latent vectors from the run's prior.  # [n, z_dim]"""
-        from .training import sample_prior
+        from .models.prior import sample_prior
 
         g = torch.Generator(device=self.device)
         if seed is None:
@@ -169,7 +169,7 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
     else:
         file = ckpt.resolve(path)
         tensors, meta = ckpt.load(file)
-    from .training import build_networks  # after the file checks: a bad path fails fast, before models load
+    from .models import build_networks  # after the file checks: a bad path fails fast, before models load
     try:
         cfg = TrainConfig.from_dict(meta["config"], source=f"{file} (config)")
         data_shape = tuple(meta.get("data_shape") or ())

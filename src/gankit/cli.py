@@ -307,7 +307,7 @@ def _add_info(sub: Any) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .training import run_summary
+    from .rundir import run_summary
 
     s = run_summary(args.run)
     if args.json:

@@ -19,7 +19,11 @@ from .errors import ConfigError
 
 PRIORS = ("gaussian", "uniform")
 COND_D = ("projection", "concat")
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # cuda:N: the N-th GPU
+#: `dataset` of a run whose data was given from Python (gankit.train(cfg, data=...)): images or vectors
+PYTHON_DATA = ("python:images", "python:vectors")
+#: `generator` / `discriminator` of a run whose network was given from Python as a module
+PYTHON_NETWORK = "python"
 
 #: Fields whose None means "the default recipe's value" (see gankit.recipes); `train` fills them in before it
 #: writes config.json, so a run's config always holds the numbers it used.
@@ -39,8 +43,13 @@ class TrainConfig:
     channels: int | None = None  # None: the data set's native channels
     toy_options: dict[str, float] = field(default_factory=dict)  # e.g. {"mu": 4.0, "sigma": 0.5} for gaussian1d
 
-    # --- model
+    # --- method and model
+    method: str = "gan"  # a name from gankit.methods.method_names(): what a training step computes
     model: str = "dcgan"  # a name from gankit.models.MODEL_NAMES
+    # your own networks: a factory "package.module:function" (imported only on the caller's word), "python" for a
+    # module given to gankit.train from Python, or None to build `model`
+    generator: str | None = None
+    discriminator: str | None = None
     width: int | None = None  # G's base channel / hidden width (and D's unless d_width is set)
     d_width: int | None = None  # D's base width; None after resolving: the same as width
     depth: int | None = None  # hidden layers of the MLP's G and D; None: the model's own (2 on toys, 3 on images)
@@ -127,8 +136,8 @@ class TrainConfig:
             raise ConfigError(f"config key 'prior' must be one of {PRIORS}, got {self.prior!r}")
         if self.cond_d not in COND_D:
             raise ConfigError(f"config key 'cond_d' must be one of {COND_D}, got {self.cond_d!r}")
-        if self.device not in DEVICES:
-            raise ConfigError(f"config key 'device' must be one of {DEVICES}, got {self.device!r}")
+        if not valid_device(self.device):
+            raise ConfigError(f"config key 'device' must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"config key 'ema' must be in [0, 1) (0: no EMA copy), got {self.ema!r}")
         if not 0.0 <= self.label_smoothing < 0.5:
@@ -207,6 +216,14 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+def valid_device(name: str) -> bool:
+    """auto, cpu, cuda, cuda:N (N >= 0) or mps: whether the name is well formed, not whether the device exists."""
+    if name in ("auto", "cpu", "cuda", "mps"):
+        return True
+    kind, sep, index = name.partition(":")
+    return kind == "cuda" and sep == ":" and index.isdigit()
 
 
 def _check_types(cfg: TrainConfig) -> None:

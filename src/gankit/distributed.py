@@ -96,6 +96,9 @@ def setup(device_name: str) -> DistContext:
         return DistContext(0, 1, 0, _single_device(device_name))
     if not dist.is_available():
         raise ConfigError("WORLD_SIZE > 1 but this PyTorch build has no torch.distributed")
+    if device_name not in ("auto", "cpu", "cuda"):  # one device per rank: cuda picks cuda:LOCAL_RANK
+        raise ConfigError(f"under torchrun, config key 'device' must be auto, cpu or cuda (each rank takes "
+                          f"cuda:LOCAL_RANK), got {device_name!r}")
     use_cuda = device_name in ("auto", "cuda") and torch.cuda.is_available()
     if device_name == "cuda" and not use_cuda:
         raise ConfigError("config key 'device' is 'cuda' but no CUDA device is available")
@@ -110,10 +113,19 @@ def setup(device_name: str) -> DistContext:
 
 
 def _single_device(name: str) -> torch.device:
+    """The device a one-process run trains on: auto (CUDA if present, else the CPU), cpu, cuda, cuda:N or mps;
+    a device this machine lacks is a one-line error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("config key 'device' is 'cuda' but no CUDA device is available")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"config key 'device' is {name!r} but no CUDA device is available on this machine")
+        index = int(name.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"config key 'device' is {name!r} but this machine has {torch.cuda.device_count()} "
+                              f"CUDA device(s) (cuda:0..cuda:{torch.cuda.device_count() - 1})")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("config key 'device' is 'mps' but Apple's Metal (MPS) backend is not available here")
     return torch.device(name)
 
 

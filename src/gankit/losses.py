@@ -120,3 +120,34 @@ def get_loss(name: str, *, label_smoothing: float = 0.0,
     if name == "wgan-gp":
         return Loss(name, wgan_d_loss, critic_g_loss, uses_gradient_penalty=True, probabilistic=False)
     return Loss(name, hinge_d_loss, critic_g_loss, probabilistic=False)
+
+
+def as_loss(obj: object) -> Loss:
+    """A user's objective as a Loss: a Loss itself, an object with `d_loss(real_logits, fake_logits)` and
+    `g_loss(fake_logits)` (and optionally `uses_gradient_penalty`, `probabilistic`), or a pair (d_loss, g_loss).
+    Each must return a scalar tensor; the loop checks that on its first step."""
+    if isinstance(obj, Loss):
+        return obj
+    if isinstance(obj, (tuple, list)):
+        if len(obj) != 2 or not all(callable(f) for f in obj):
+            raise ConfigError(f"loss as a pair must be two functions (d_loss, g_loss), got {obj!r}")
+        d, g = obj
+        return Loss("custom", _scalar(d, "d_loss"), _scalar(g, "g_loss"), probabilistic=False)
+    d, g = getattr(obj, "d_loss", None), getattr(obj, "g_loss", None)
+    if not (callable(d) and callable(g)):
+        raise ConfigError(f"loss must be a pair (d_loss, g_loss) or an object with d_loss and g_loss methods, got "
+                          f"{type(obj).__name__}")
+    return Loss("custom", _scalar(d, "d_loss"), _scalar(g, "g_loss"),
+                uses_gradient_penalty=bool(getattr(obj, "uses_gradient_penalty", False)),
+                probabilistic=bool(getattr(obj, "probabilistic", False)))
+
+
+def _scalar(fn: Callable[..., Tensor], what: str) -> Callable[..., Tensor]:
+    """`fn`, refusing a result that is not a scalar tensor (a per-sample loss would backpropagate wrongly)."""
+    def checked(*args: Tensor) -> Tensor:
+        out = fn(*args)
+        if not torch.is_tensor(out) or out.dim() != 0:
+            shape = list(out.shape) if torch.is_tensor(out) else type(out).__name__
+            raise ConfigError(f"the custom loss's {what} must return a scalar tensor, got {shape}")
+        return out
+    return checked

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import RECIPE_FIELDS, TrainConfig
+from .config import PYTHON_DATA, RECIPE_FIELDS, TrainConfig
 from .data import is_toy
 
 IMAGE_Z_DIM = 100  # DCGAN's and the seeds' latent size
@@ -58,7 +58,7 @@ _WGAN_GP: dict[str, Any] = {"d_steps": 5, "lr_g": 1e-4, "lr_d": 1e-4, "beta2": 0
 
 def recipe(dataset: str, model: str, loss: str, conditional: bool = False) -> dict[str, Any]:
     """The default values of RECIPE_FIELDS for this data, model, loss and conditioning."""
-    toy = is_toy(dataset)
+    toy = is_toy(dataset) or dataset == PYTHON_DATA[1]  # vectors given from Python train like the toys
     values = dict(_TOY if toy else _IMAGE)
     if dataset == "grid25":
         values.update(_GRID25)

@@ -53,7 +53,7 @@ class TrainingEvaluator:
 
     @torch.no_grad()
     def __call__(self, G: nn.Module, step: int) -> dict[str, Any]:
-        from ..training import sample_prior
+        from ..models.prior import sample_prior
 
         device = next(G.parameters()).device
         gen = torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + step)

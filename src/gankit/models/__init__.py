@@ -9,10 +9,14 @@ from collections.abc import Callable
 
 from torch import nn
 
+from ..config import TrainConfig
 from ..errors import ConfigError
 from .classic import ClassicDiscriminator, ClassicGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
+from .prior import sample_prior
+
+__all__ = ["IMAGE_SIZES", "MODEL_NAMES", "build_models", "build_networks", "sample_prior"]
 
 IMAGE_SIZES = (28, 32, 64)
 
@@ -53,3 +57,11 @@ def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_clas
     G = make_g(data_shape, z_dim, num_classes, width, **extra)
     D = make_d(data_shape, num_classes, cond_d, d_width if d_width is not None else width, **extra)
     return G, D
+
+
+def build_networks(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> tuple[nn.Module, nn.Module]:
+    """G and D exactly as the config describes; `gankit.load` rebuilds G from a checkpoint the same way."""
+    cfg = cfg.resolved()
+    return build_models(cfg.model, data_shape=tuple(data_shape), z_dim=cfg.z_dim,
+                        num_classes=num_classes if cfg.conditional else 0, cond_d=cfg.cond_d, width=cfg.width,
+                        d_width=cfg.d_width, depth=cfg.depth)

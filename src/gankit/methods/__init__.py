@@ -1,0 +1,51 @@
+"""GAN methods by name: each is one module holding a `Method` subclass (gankit.methods.base).
+
+`METHOD_NAMES` doubles as the CLI's `--method` choices. A user registers a method of their own with
+`register_method` and trains it through `gankit.train(TrainConfig(method=NAME))` or the CLI, touching no file of
+the package.
+"""
+
+from __future__ import annotations
+
+from ..config import TrainConfig
+from ..data import Dataset
+from ..errors import ConfigError
+from .base import Batch, Draws, Method, OptimizerGroup, Parts, Phase, StepContext
+from .gan import GAN
+
+__all__ = ["Batch", "Draws", "GAN", "Method", "OptimizerGroup", "Parts", "Phase", "StepContext", "build_method",
+           "get_method", "method_names", "register_method"]
+
+_METHODS: dict[str, type[Method]] = {}
+
+
+def register_method(cls: type[Method], *, replace: bool = False) -> type[Method]:
+    """Add a Method subclass under `cls.name` (usable as a class decorator). Re-registering a name is an error
+    unless `replace=True`."""
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise ConfigError(f"register_method takes a subclass of gankit.methods.Method, got {cls!r}")
+    name = cls.name
+    if not isinstance(name, str) or not name or name != name.strip():
+        raise ConfigError(f"method class {cls.__name__} needs a non-empty `name`, got {name!r}")
+    if name in _METHODS and _METHODS[name] is not cls and not replace:
+        raise ConfigError(f"a method named {name!r} is already registered ({_METHODS[name].__qualname__})")
+    _METHODS[name] = cls
+    return cls
+
+
+def method_names() -> tuple[str, ...]:
+    return tuple(_METHODS)
+
+
+def get_method(name: str) -> type[Method]:
+    try:
+        return _METHODS[name]
+    except KeyError:
+        raise ConfigError(f"unknown method {name!r}; choose one of {', '.join(_METHODS)}") from None
+
+
+def build_method(cfg: TrainConfig, data: Dataset, parts: Parts | None = None) -> Method:
+    return get_method(cfg.method)(cfg, data, parts)
+
+
+register_method(GAN)

@@ -1,0 +1,160 @@
+"""What a GAN method is: its networks, its optimizer groups, and the loss each phase of a training step computes.
+
+A method never calls backward, steps an optimizer or draws from a random source of its own: the loop
+(`gankit.training.loop`) owns the optimizers, zero_grad / backward / clip / step, the EMA copy, the seeded random
+stream and DDP wrapping. A method says *what* to compute, phase by phase, as stylegan2-ada's
+`loss.accumulate_gradients(phase, ...)` does; the loop never asks which method it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ..config import TrainConfig
+from ..data import Dataset
+from ..distributed import BatchShard
+from ..models.prior import sample_prior
+from ..stats import Stats
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One optimisation phase of a training step.
+
+    `optimizer` names the optimizer group it steps; `repeats` how often per step (k discriminator updates per
+    generator update); `takes_batch` whether each repeat gets a fresh real batch; `frozen` the networks whose
+    weights get no gradient in this phase (their parameters' requires_grad is off, so backward skips them)."""
+
+    name: str
+    optimizer: str
+    repeats: int = 1
+    takes_batch: bool = True
+    frozen: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OptimizerGroup:
+    """An optimizer over the parameters of `networks`, at learning rate `lr` (before the schedule)."""
+
+    networks: tuple[str, ...]
+    lr: float
+
+
+@dataclass
+class Batch:
+    """This rank's rows of one real batch."""
+
+    x: Tensor  # [b, *sample_shape] float, images in [-1, 1]
+    y: Tensor | None  # [b] int64 labels, or None for unlabelled data
+
+
+class Draws:
+    """Every random draw of training, from the one seeded stream the loop checkpoints.
+
+    Under torchrun each rank draws for the whole global batch and keeps its own rows (`rows`), so N ranks make the
+    same draws as one process and train like it."""
+
+    def __init__(self, gen: torch.Generator, shard: BatchShard, device: torch.device, prior: str) -> None:
+        self.gen, self.shard, self.device, self.prior = gen, shard, device, prior
+
+    @property
+    def batch(self) -> int:
+        """The global batch size."""
+        return self.shard.global_batch
+
+    def rows(self, t: Tensor) -> Tensor:
+        """This rank's rows of a full-batch tensor.  # [B, ...] -> [B / world_size, ...]"""
+        return self.shard.rows(t)
+
+    def z(self, z_dim: int) -> Tensor:
+        """Latents for this rank's rows of the batch.  # [b, z_dim]"""
+        return self.rows(sample_prior(self.prior, self.batch, z_dim, self.gen, self.device))
+
+    def randint(self, high: int, n: int) -> Tensor:
+        """n integers in [0, high), not sliced to this rank (callers arrange rows, then call `rows`).  # [n]"""
+        return torch.randint(0, high, (n,), generator=self.gen, device=self.device)
+
+    def rand_like_rows(self, x: Tensor, per_sample_shape: tuple[int, ...]) -> Tensor:
+        """U[0, 1) of shape [B, *per_sample_shape], this rank's rows, in x's dtype and device."""
+        return self.rows(torch.rand((self.batch, *per_sample_shape), generator=self.gen, device=x.device,
+                                    dtype=x.dtype))
+
+    def randn_like_rows(self, x: Tensor) -> Tensor:
+        """N(0, I) shaped like the full batch of x's rows, this rank's rows."""
+        return self.rows(torch.randn((self.batch, *x.shape[1:]), generator=self.gen, device=x.device,
+                                     dtype=x.dtype))
+
+
+@dataclass
+class StepContext:
+    """What a phase's loss may use. `nets` are the plain modules (penalties, probes); `train[name]` is the forward
+    to use when the backward updates that network's own weights (DDP-wrapped, compiled with --compile);
+    `frozen[name]` the forward for a network that gets no weight gradient here (under no_grad, or frozen)."""
+
+    step: int
+    repeat: int  # which of the phase's repeats this is (0-based)
+    nets: dict[str, nn.Module]
+    train: dict[str, Callable[..., Tensor]]
+    frozen: dict[str, Callable[..., Tensor]]
+    draws: Draws
+    stats: Stats
+
+
+@dataclass
+class Parts:
+    """A user's own pieces, given to `gankit.train` from Python (None: build from the config)."""
+
+    generator: nn.Module | None = None
+    discriminator: nn.Module | None = None
+    loss: Any = None  # an object with d_loss(real_logits, fake_logits) and g_loss(fake_logits)
+
+
+class Method:
+    """Base class of GAN methods. Subclasses set `name`, and register with `gankit.methods.register_method`."""
+
+    name: ClassVar[str] = ""
+    #: the network averaged into an EMA copy named "<name>_ema" when the config keeps one
+    ema_of: ClassVar[str | None] = "G"
+    #: the network (or its EMA copy) that samples: snapshots, in-training scores, `gankit.load`
+    sampler: ClassVar[str] = "G"
+
+    def __init__(self, cfg: TrainConfig, data: Dataset, parts: Parts | None = None) -> None:
+        self.cfg = cfg
+        self.data = data
+        self.parts = parts or Parts()
+        #: per-step values the loop logs when they are numbers and hooks may adjust (e.g. --auto-remedy)
+        self.knobs: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ declarations
+    def build(self) -> dict[str, nn.Module]:
+        """The networks by name, freshly initialised (the loop seeds the global RNG first)."""
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, OptimizerGroup]:
+        raise NotImplementedError
+
+    def phases(self) -> list[Phase]:
+        raise NotImplementedError
+
+    def check(self, shard: BatchShard) -> None:
+        """Refuse settings this method cannot train with (before anything is written)."""
+
+    # ------------------------------------------------------------------ per step
+    def begin_step(self, step: int) -> None:
+        """Set this step's scheduled knobs (hooks may adjust them afterwards)."""
+
+    def loss(self, phase: Phase, batch: Batch | None, ctx: StepContext) -> Tensor:
+        """The scalar that `phase.optimizer` minimises in this repeat of `phase`."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ sampling
+    def fixed_inputs(self, nets: dict[str, nn.Module],
+                     device: torch.device) -> tuple[tuple[Tensor | None, ...], int]:
+        """The inputs behind every samples/step_*.png (drawn apart from the training stream), and the grid's row
+        length (0: square)."""
+        raise NotImplementedError
