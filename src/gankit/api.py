@@ -19,16 +19,21 @@ LabelSpec = int | Sequence[int] | torch.Tensor | None
 IMAGE_BATCH = 128
 
 
-class Generator:
+class Generator(nn.Module):
     """A trained generator (the EMA copy when the run kept one), in eval mode, with its prior and labels.
 
-    `sample` returns data-space tensors: images [N, C, H, W] in [-1, 1] (see `gankit.viz.to_uint8`), toy points
-    [N, D] in the data's own coordinates.
+    It is an `nn.Module`: `G(z, labels)` runs the network with gradients, so you can fine-tune it (its
+    `parameters()` are the network's), invert it (optimise z toward a target image) or put it in your own
+    pipeline; `G.net` is the bare network. `sample` and `interpolate` are the no-grad fast path and return
+    data-space tensors: images [N, C, H, W] in [-1, 1] (see `gankit.viz.to_uint8`), toy points [N, D] in the
+    data's own coordinates.
     """
 
     def __init__(self, net: nn.Module, config: TrainConfig, *, step: int, source: Path, uses_ema: bool,
                  class_names: list[str] | None = None) -> None:
-        self.net = net.eval()
+        super().__init__()
+        self.net = net
+        self.eval()
         self.config = config
         self.step = step
         self.source = source
@@ -51,10 +56,6 @@ class Generator:
     @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
-
-    def to(self, device: str | torch.device) -> "Generator":
-        self.net.to(device)
-        return self
 
     # ------------------------------------------------------------------ sampling
     def sample_z(self, n: int, seed: int | None = None) -> torch.Tensor:
@@ -88,9 +89,9 @@ class Generator:
             raise ConfigError(f"class labels must be in 0..{self.num_classes - 1}, got {y.unique().tolist()}")
         return y.to(self.device)
 
-    @torch.no_grad()
-    def __call__(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(z.to(self.device), labels).contiguous()
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """G(z) (or G(z, labels)) with gradients.  # [N, z_dim] (+ [N]) -> [N, *data_shape]"""
+        return self.net(z.to(self.device), labels)
 
     @torch.no_grad()
     def sample(self, n: int, labels: LabelSpec = None, *, seed: int | None = None,
@@ -154,10 +155,14 @@ def slerp_between(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.
     return w0 * a + w1 * b
 
 
-def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = True,
-         channels_last: bool = False) -> Generator:
+def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = True, channels_last: bool = False,
+         generator: nn.Module | None = None, trust_code: bool = False) -> Generator:
     """Rebuild the generator from a run directory (its newest checkpoint), a checkpoint file alone, or a
     generator exported with `gankit export --format safetensors` (its .safetensors or .json).
+
+    A run trained with your own generator module takes a fresh one of the same class as `generator=`, whose
+    weights are then loaded; one whose config names a factory ("package.module:function") imports it only with
+    `trust_code=True`: loading a run never runs code from it otherwise.
 
     `channels_last=True` runs a convolutional generator in NHWC memory (faster on CPU, see bench/run.py); its
     samples agree with the default layout's to float rounding and are returned in the usual NCHW layout."""
@@ -182,7 +187,7 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
         from .models.mlp import checkpoint_depth
 
         cfg = cfg.replace(depth=checkpoint_depth(tensors))
-    G, _ = build_networks(cfg, data_shape, num_classes)
+    G = _generator_module(cfg, data_shape, num_classes, generator, trust_code, file)
     use_ema = (ema or bare is not None) and any(k.startswith("G_ema/") for k in tensors)
     ckpt.unpack_module("G_ema" if use_ema else "G", G, tensors, file)
     G = G.to(device)
@@ -190,6 +195,29 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
         G = G.to(memory_format=torch.channels_last)
     return Generator(G, cfg, step=int(meta.get("step", 0)), source=file, uses_ema=use_ema,
                      class_names=meta.get("class_names"))
+
+
+def _generator_module(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int, given: nn.Module | None,
+                      trust_code: bool, file: Path) -> nn.Module:
+    """An untrained generator of the run's architecture: the caller's module, the run's factory (on trust), or
+    the built-in model the config names."""
+    from .config import PYTHON_NETWORK
+    from .factories import import_factory
+    from .models import build_networks
+    from .models.custom import as_generator
+
+    k = num_classes if cfg.conditional else 0
+    if given is None and cfg.generator == PYTHON_NETWORK:
+        raise ConfigError(f"{file}: this run's generator was given from Python as a module; pass generator=... "
+                          "(a fresh module of the same class) to load it")
+    if given is None and cfg.generator is not None:
+        if not trust_code:
+            raise ConfigError(f"{file}: this run's generator is built by code, {cfg.generator!r}; importing it runs "
+                              "that code: pass trust_code=True if you trust it, or generator=... yourself")
+        given = import_factory(cfg.generator, "generator")(data_shape=data_shape, z_dim=cfg.z_dim, num_classes=k)
+    if given is None:
+        return build_networks(cfg, data_shape, num_classes)[0]
+    return as_generator(given, data_shape=data_shape, z_dim=cfg.z_dim, num_classes=k)
 
 
 def grid_rows(n: int) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import COND_D, DEVICES, PRIORS, RECIPE_FIELDS, TrainConfig
+from .config import COND_D, PRIORS, RECIPE_FIELDS, TrainConfig
 from .errors import ConfigError, GankitError
 
 DEFAULTS = TrainConfig()
@@ -53,8 +53,9 @@ def _key_value(text: str) -> tuple[str, float]:
 
 
 def _add_train(sub: Any) -> None:
-    from .losses import LOSS_NAMES
     from . import recipes
+    from .losses import LOSS_NAMES
+    from .methods import method_names
     from .models import MODEL_NAMES
 
     p = sub.add_parser("train", help="train a GAN and write a run directory",
@@ -71,8 +72,16 @@ def _add_train(sub: Any) -> None:
     g.add_argument("--channels", type=int, choices=(1, 3), help="1 (grey) or 3 (RGB)")
     g.add_argument("--toy-option", action="append", type=_key_value, dest="toy_options", metavar="KEY=VALUE",
                    help="toy data parameter, e.g. mu=4 sigma=0.5 for gaussian1d (repeatable)")
-    g = p.add_argument_group("model")
+    g = p.add_argument_group("method and model")
+    g.add_argument("--method", choices=method_names(), help=f"GAN method: what a training step computes "
+                   f"{_d('method')}")
     g.add_argument("--model", choices=MODEL_NAMES, help=f"architecture {_d('model')}")
+    g.add_argument("--generator", metavar="PKG.MODULE:FUNCTION", help="your own generator: a factory called with "
+                   "data_shape=, z_dim=, num_classes= that returns an nn.Module (imported because you name it here)")
+    g.add_argument("--discriminator", metavar="PKG.MODULE:FUNCTION", help="your own discriminator: a factory "
+                   "called with data_shape=, num_classes=")
+    g.add_argument("--trust-code", action="store_true", help="with --resume: import the generator/discriminator "
+                   "factories the run's config names (loading a run never imports code otherwise)")
     g.add_argument("--width", type=int, help="G's base channel/hidden width, and D's unless --d-width is given "
                    "(default: 64 for dcgan on images, 256 for the MLP on toy data, else the model's own)")
     g.add_argument("--d-width", type=int, help="D's base channel/hidden width (default: 32 for dcgan on images, "
@@ -130,7 +139,8 @@ def _add_train(sub: Any) -> None:
     g.add_argument("--ckpt-every", type=int, help=f"steps per checkpoint {_d('ckpt_every')}")
     g.add_argument("--keep-ckpts", type=int, help=f"checkpoints kept {_d('keep_ckpts')}")
     g.add_argument("--n-samples", type=int, help=f"images in each sample grid {_d('n_samples')}")
-    g.add_argument("--device", choices=DEVICES, help=f"{_d('device')}")
+    g.add_argument("--device", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N or mps "
+                   f"{_d('device')}")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument("--tensorboard", action="store_true", help="also write metrics.jsonl's scalars and the sample "
                    "grids as TensorBoard events into RUN/tensorboard (pip install 'gankit[tensorboard]')")
@@ -153,7 +163,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Flags given on the command line override the --config file, which overrides the defaults."""
     base = TrainConfig.from_json_file(args.config).to_dict() if getattr(args, "config", None) else {}
     given = {k: v for k, v in vars(args).items()
-             if k not in ("func", "verb", "config", "resume", "lr", "no_ema", "no_progress")}
+             if k not in ("func", "verb", "config", "resume", "lr", "no_ema", "no_progress", "trust_code")}
     if "lr" in vars(args):
         given.setdefault("lr_g", args.lr)
         given.setdefault("lr_d", args.lr)
@@ -179,21 +189,61 @@ def _run_name(d: dict[str, Any]) -> str:
     return "-".join(parts)
 
 
+#: config keys a resumed run may take with other values than it was trained with
+RESUME_MAY_CHANGE = ("steps", "progress", "data_dir", "device")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .training import resume, train
 
+    trust = bool(getattr(args, "trust_code", False))
     if getattr(args, "resume", None):
-        allowed = {"steps", "no_progress"}
-        extra = sorted(k for k in vars(args) if k not in allowed | {"func", "verb", "resume"})
-        if extra:
-            flags = ", ".join("--" + k.replace("_", "-") for k in extra)
-            raise ConfigError(f"--resume reuses the run's config; only --steps and --no-progress may be given "
-                              f"with it (got {flags})")
+        _check_resume_flags(args)
         resume(args.resume, steps=getattr(args, "steps", None),
-               progress=False if getattr(args, "no_progress", False) else None)
+               progress=False if getattr(args, "no_progress", False) else None, trust_code=trust)
         return 0
-    train(config_from_args(args))
+    cfg = config_from_args(args)
+    # a factory named by a flag is the caller's word to import it; one from a --config file needs --trust-code
+    train(cfg, generator=getattr(args, "generator", None), discriminator=getattr(args, "discriminator", None),
+          trust_code=trust)
     return 0
+
+
+def _check_resume_flags(args: argparse.Namespace) -> None:
+    """`train --resume RUN` retyped with the run's own flags is fine; a flag whose value differs from the run's
+    saved config is refused, naming each such flag with both values. --steps may extend the run."""
+    run = Path(args.resume)
+    saved = TrainConfig.from_json_file(run / "config.json").to_dict()
+    given = {k: v for k, v in vars(args).items() if k not in ("func", "verb", "resume", "trust_code")}
+    if not given:
+        return
+    keys = _flag_keys(given)
+    if "config" in given:  # the file's keys count as given, except recipe knobs it leaves unset (null)
+        file_cfg = json.loads(Path(given["config"]).read_text())
+        keys |= {k for k, v in file_cfg.items() if not (v is None and k in RECIPE_FIELDS)}
+    new = config_from_args(argparse.Namespace(**{"out": str(run), **given})).to_dict()
+    differ = []
+    for key in sorted(keys - set(RESUME_MAY_CHANGE)):
+        a, b = saved.get(key), new.get(key)
+        same = Path(str(a)).resolve() == Path(str(b)).resolve() if key == "out" else a == b
+        if not same:
+            differ.append(f"--{key.replace('_', '-')} (run: {a!r}, given: {b!r})")
+    if differ:
+        raise ConfigError(f"--resume continues {run} with its saved config; these flags differ from it: "
+                          + "; ".join(differ) + ". Drop them, or start a new run with another --out")
+
+
+def _flag_keys(given: dict[str, Any]) -> set[str]:
+    """The config keys that the given command-line flags set."""
+    keys = set(given) - {"lr", "no_ema", "no_progress", "config", "generator", "discriminator"}
+    if "lr" in given:
+        keys |= {"lr_g", "lr_d"}
+    if "no_ema" in given:
+        keys.add("ema")
+    if "no_progress" in given:
+        keys.add("progress")
+    keys |= {k for k in ("generator", "discriminator") if k in given}
+    return keys
 
 
 def _add_sample(sub: Any) -> None:

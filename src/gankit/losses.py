@@ -132,14 +132,28 @@ def as_loss(obj: object) -> Loss:
         if len(obj) != 2 or not all(callable(f) for f in obj):
             raise ConfigError(f"loss as a pair must be two functions (d_loss, g_loss), got {obj!r}")
         d, g = obj
-        return Loss("custom", _scalar(d, "d_loss"), _scalar(g, "g_loss"), probabilistic=False)
+        return _tried(Loss("custom", _scalar(d, "d_loss"), _scalar(g, "g_loss"), probabilistic=False))
     d, g = getattr(obj, "d_loss", None), getattr(obj, "g_loss", None)
     if not (callable(d) and callable(g)):
         raise ConfigError(f"loss must be a pair (d_loss, g_loss) or an object with d_loss and g_loss methods, got "
                           f"{type(obj).__name__}")
-    return Loss("custom", _scalar(d, "d_loss"), _scalar(g, "g_loss"),
-                uses_gradient_penalty=bool(getattr(obj, "uses_gradient_penalty", False)),
-                probabilistic=bool(getattr(obj, "probabilistic", False)))
+    return _tried(Loss("custom", _scalar(d, "d_loss"), _scalar(g, "g_loss"),
+                       uses_gradient_penalty=bool(getattr(obj, "uses_gradient_penalty", False)),
+                       probabilistic=bool(getattr(obj, "probabilistic", False))))
+
+
+def _tried(loss: Loss) -> Loss:
+    """`loss`, once called on dummy logits, so a broken objective fails before a run directory is written."""
+    logits = torch.linspace(-1.0, 1.0, 4)
+    try:
+        with torch.no_grad():
+            loss.d_loss(logits, logits.flip(0))
+            loss.g_loss(logits)
+    except ConfigError:
+        raise
+    except Exception as e:
+        raise ConfigError(f"the custom loss failed on logits of shape [4]: {type(e).__name__}: {e}") from None
+    return loss
 
 
 def _scalar(fn: Callable[..., Tensor], what: str) -> Callable[..., Tensor]:

@@ -85,7 +85,7 @@ def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool | No
         changes["progress"] = progress
     if loss is None and cfg.loss == "custom":
         raise ConfigError(f"{run_dir} was trained with a loss given from Python; pass loss=... to resume it")
-    return train(cfg.replace(**changes), cfg, data, generator, discriminator, loss, resume=True, trust_code=trust_code)
+    return train(cfg.replace(**changes), data, generator, discriminator, loss, resume=True, trust_code=trust_code)
 
 
 def _network(given: Network, recorded: str | None, role: str, trust_code: bool) -> tuple[Any, str | None]:
