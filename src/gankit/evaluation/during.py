@@ -17,6 +17,7 @@ from ..config import TrainConfig
 from ..data import TOY_MODES, Dataset, gaussian1d_params
 from ..data.transforms import as_float
 from ..errors import ConfigError
+from ..torch_utils import eval_mode
 from . import metrics
 from .evaluate import IMAGE_DATASETS
 
@@ -57,9 +58,7 @@ class TrainingEvaluator:
 
         device = next(G.parameters()).device
         gen = torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + step)
-        was_training = G.training
-        G.eval()
-        try:
+        with eval_mode(G):
             fakes = []
             for start in range(0, self.n, 1000):
                 k = min(1000, self.n - start)
@@ -67,8 +66,6 @@ class TrainingEvaluator:
                 y = (torch.arange(start, start + k, device=device) % self.num_classes) if self.num_classes else None
                 fakes.append(G(z, y).float().cpu())
             fake = torch.cat(fakes)
-        finally:
-            G.train(was_training)
         if self.kind == "modes":
             s = metrics.mode_stats(fake, self.centres, self.std)
             return {"Eval/modes": float(s["modes"]), "Eval/hq": float(s["hq"])}
