@@ -1,17 +1,15 @@
-"""The command line: a thin layer that parses flags, builds a config and calls the library. One verb per job."""
+"""The `gankit train` verb: flags -> a TrainConfig (over a --config file and the recipes) -> gankit.train;
+`--resume RUN` continues a run and accepts its own flags retyped."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .config import COND_D, PRIORS, RECIPE_FIELDS, TrainConfig
-from .errors import ConfigError, GankitError
+from ..config import COND_D, PRIORS, RECIPE_FIELDS, TrainConfig
+from ..errors import ConfigError
 
 DEFAULTS = TrainConfig()
 
@@ -19,7 +17,7 @@ DEFAULTS = TrainConfig()
 def _d(name: str) -> str:
     if name not in RECIPE_FIELDS:
         return f"(default: {getattr(DEFAULTS, name)})"
-    from .recipes import recipe
+    from ..recipes import recipe
 
     image, toy, wgan = (recipe("mnist5k", "dcgan", "nonsaturating"), recipe("ring8", "mlp", "nonsaturating"),
                         recipe("mnist5k", "dcgan", "wgan-gp"))
@@ -52,11 +50,11 @@ def _key_value(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected KEY=NUMBER, got {text!r}") from None
 
 
-def _add_train(sub: Any) -> None:
-    from . import recipes
-    from .losses import LOSS_NAMES
-    from .methods import method_names
-    from .models import MODEL_NAMES
+def add_parsers(sub: Any) -> None:
+    from .. import recipes
+    from ..losses import LOSS_NAMES
+    from ..methods import method_names
+    from ..models import MODEL_NAMES
 
     p = sub.add_parser("train", help="train a GAN and write a run directory",
                        description="Train a GAN (Algorithm 1 of Goodfellow et al. 2014 with Adam). Writes "
@@ -194,7 +192,7 @@ RESUME_MAY_CHANGE = ("steps", "progress", "data_dir", "device")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training import resume, train
+    from ..training import resume, train
 
     trust = bool(getattr(args, "trust_code", False))
     if getattr(args, "resume", None):
@@ -244,187 +242,3 @@ def _flag_keys(given: dict[str, Any]) -> set[str]:
         keys.add("progress")
     keys |= {k for k in ("generator", "discriminator") if k in given}
     return keys
-
-
-def _add_sample(sub: Any) -> None:
-    p = sub.add_parser("sample", help="draw samples from a trained generator",
-                       description="Draw samples from a run's (EMA) generator into a grid PNG and/or one PNG each.")
-    p.add_argument("run", help="run directory or checkpoint file")
-    p.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
-    p.add_argument("--out", help="grid PNG to write (default: RUN/sample.png)")
-    p.add_argument("--out-dir", help="also write each sample as its own PNG into this folder")
-    p.add_argument("--class", dest="klass", type=int, help="class to draw (conditional runs), e.g. 7")
-    p.add_argument("--seed", type=int, default=None, help="seed for z (default: random)")
-    p.add_argument("--nrow", type=int, help="images per grid row (default: square)")
-    p.add_argument("--no-ema", action="store_true", help="use the raw G instead of its EMA copy")
-    p.add_argument("--npy", help="also save the raw samples as a .npy array")
-    p.set_defaults(func=cmd_sample)
-
-
-def cmd_sample(args: argparse.Namespace) -> int:
-    from .api import load
-
-    G = load(args.run, ema=not args.no_ema)
-    x = G.sample(args.n, labels=args.klass, seed=args.seed)
-    out = Path(args.out) if args.out else _run_dir(args.run) / "sample.png"
-    _write_samples(G, x, out, nrow=args.nrow)
-    print(f"gankit: {args.n} samples from {G.source} -> {out}")
-    if args.out_dir:
-        if len(G.data_shape) != 3:
-            raise ConfigError("--out-dir writes images; this run generates toy points (use --npy)")
-        from .viz import save_grid
-
-        d = Path(args.out_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        for i in range(len(x)):
-            save_grid(x[i:i + 1], d / f"sample_{i:05d}.png", nrow=1, padding=0)
-        print(f"gankit: {len(x)} PNG files -> {d}/")
-    if args.npy:
-        import numpy as np
-
-        np.save(args.npy, x.cpu().numpy())
-        print(f"gankit: raw samples -> {args.npy}")
-    return 0
-
-
-def _write_samples(G: Any, x: Any, out: Path, nrow: int | None = None) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if len(G.data_shape) == 3:
-        from .viz import save_grid
-
-        save_grid(x, out, nrow=nrow, scale=2 if G.data_shape[-1] <= 32 else 1)
-    elif G.data_shape == (1,):
-        from .viz import plot_density_1d
-
-        plot_density_1d(x.cpu(), None, out, title=f"{len(x)} samples")
-    elif G.data_shape == (2,):
-        from .viz import plot_points_2d
-
-        plot_points_2d(x.cpu(), None, out, title=f"{len(x)} samples")
-    else:
-        raise ConfigError(f"cannot draw samples of shape {G.data_shape} as a picture; use --npy")
-
-
-def _run_dir(run: str) -> Path:
-    p = Path(run)
-    return p if p.is_dir() else p.parent.parent
-
-
-def _add_interpolate(sub: Any) -> None:
-    p = sub.add_parser("interpolate", help="walk through latent space between samples",
-                       description="Interpolate between random latent vectors and draw the images along the way.")
-    p.add_argument("run", help="run directory or checkpoint file")
-    p.add_argument("--steps", type=int, default=10, help="images per walk (default: 10)")
-    p.add_argument("--rows", type=int, default=1, help="number of walks, one per grid row (default: 1)")
-    p.add_argument("--out", help="grid PNG to write (default: RUN/interpolation.png)")
-    p.add_argument("--gif", help="also write the walk as an animated GIF")
-    p.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
-    p.add_argument("--class", dest="klass", type=int, help="class to hold fixed (conditional runs)")
-    p.add_argument("--seed", type=int, default=None, help="seed for the end points (default: random)")
-    p.add_argument("--no-ema", action="store_true", help="use the raw G instead of its EMA copy")
-    p.set_defaults(func=cmd_interpolate)
-
-
-def cmd_interpolate(args: argparse.Namespace) -> int:
-    from .api import load
-    from .viz import save_gif, save_grid
-
-    G = load(args.run, ema=not args.no_ema)
-    if len(G.data_shape) != 3:
-        raise ConfigError("interpolate draws images; this run generates toy points")
-    x = G.interpolate(args.steps, slerp=args.slerp, seed=args.seed, labels=args.klass, rows=args.rows)
-    out = Path(args.out) if args.out else _run_dir(args.run) / "interpolation.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scale = 2 if G.data_shape[-1] <= 32 else 1
-    save_grid(x, out, nrow=args.steps, scale=scale)
-    print(f"gankit: {args.rows} walk(s) of {args.steps} steps ({'slerp' if args.slerp else 'linear'}) -> {out}")
-    if args.gif:
-        from .viz import make_grid
-
-        walks = x.view(args.rows, args.steps, *x.shape[1:])  # [R, T, C, H, W]
-        frames = [make_grid(walks[:, t], nrow=args.rows, scale=scale) for t in range(args.steps)]
-        frames = frames + frames[-2:0:-1]  # there and back again, so the loop is seamless
-        save_gif(frames, args.gif, duration_ms=120)
-        print(f"gankit: animation -> {args.gif}")
-    return 0
-
-
-def _add_info(sub: Any) -> None:
-    p = sub.add_parser("info", help="show a run's config and training summary")
-    p.add_argument("run", help="run directory")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_info)
-
-
-def cmd_info(args: argparse.Namespace) -> int:
-    from .rundir import run_summary
-
-    s = run_summary(args.run)
-    if args.json:
-        print(json.dumps(s, indent=2))
-        return 0
-    c = s["config"]
-    print(f"run          {s['run']}")
-    print(f"model        {c['model']} ({'conditional, ' + c['cond_d'] + ' D' if c['conditional'] else 'unconditional'})"
-          f", z_dim {c['z_dim'] or 'default'} ({c['prior']} prior)")
-    print(f"data         {c['dataset']}" + (f", image size {c['image_size']}" if c.get("image_size") else ""))
-    print(f"objective    {c['loss']}, d_steps {c['d_steps']}, lr G {c['lr_g']} / D {c['lr_d']}, "
-          f"batch {c['batch_size']}, seed {c['seed']}")
-    tricks = [f"{k}={c[k]}" for k in ("label_smoothing", "instance_noise", "grad_clip", "ema") if c.get(k)]
-    print(f"tricks       {', '.join(tricks) or 'none'}")
-    last = s["last_metrics"]
-    if last:
-        keys = [k for k in ("Loss/D", "Loss/G", "D/real", "D/fake") if k in last]
-        print(f"trained      {last['step']} / {c['steps']} steps in {last.get('time_s', 0):.0f} s; last: "
-              + ", ".join(f"{k} {last[k]:.3f}" for k in keys))
-    else:
-        print(f"trained      0 / {c['steps']} steps")
-    print(f"checkpoints  {', '.join(s['checkpoints']) or 'none'}")
-    print(f"samples      {s['samples']} grids in samples/")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gankit", description="gankit: train, sample and inspect generative adversarial networks.",
-        epilog="Run 'gankit VERB --help' for a verb's options. Quickstart: gankit train --out runs/quickstart")
-    parser.add_argument("--version", action="version", version=f"gankit {__version__}")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
-    sub.required = True
-    _add_train(sub)
-    _add_sample(sub)
-    _add_interpolate(sub)
-    _add_info(sub)
-    from .evaluation.commands import add_parsers as add_evaluation_parsers
-
-    add_evaluation_parsers(sub)
-    from .theory.commands import add_parsers as add_theory_parsers
-
-    add_theory_parsers(sub)
-    from .attacks.commands import add_parsers as add_attack_parsers
-
-    add_attack_parsers(sub)
-    from .doctor import add_parsers as add_doctor_parsers
-
-    add_doctor_parsers(sub)
-    from .export_commands import add_parsers as add_export_parsers
-
-    add_export_parsers(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except GankitError as e:
-        print(f"gankit: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("gankit: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

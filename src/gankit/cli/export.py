@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .export import FORMATS
+from ..export import FORMATS
 
 
 def add_parsers(sub: Any) -> None:
@@ -25,7 +25,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_generator
+    from ..export import export_generator
 
     run = Path(args.run)
     out = Path(args.out) if args.out else (run if run.is_dir() else run.parent.parent) / f"generator.{args.format}"

@@ -1,0 +1,101 @@
+"""The `gankit sample` and `gankit interpolate` verbs: a trained generator's samples and latent walks."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+
+def add_parsers(sub: Any) -> None:
+    _add_sample(sub)
+    _add_interpolate(sub)
+
+
+def _add_sample(sub: Any) -> None:
+    p = sub.add_parser("sample", help="draw samples from a trained generator",
+                       description="Draw samples from a run's (EMA) generator into a grid PNG and/or one PNG each.")
+    p.add_argument("run", help="run directory or checkpoint file")
+    p.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
+    p.add_argument("--out", help="grid PNG to write (default: RUN/sample.png)")
+    p.add_argument("--out-dir", help="also write each sample as its own PNG into this folder")
+    p.add_argument("--class", dest="klass", type=int, help="class to draw (conditional runs), e.g. 7")
+    p.add_argument("--seed", type=int, default=None, help="seed for z (default: random)")
+    p.add_argument("--nrow", type=int, help="images per grid row (default: square)")
+    p.add_argument("--no-ema", action="store_true", help="use the raw G instead of its EMA copy")
+    p.add_argument("--npy", help="also save the raw samples as a .npy array")
+    p.set_defaults(func=cmd_sample)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ..api import load
+
+    G = load(args.run, ema=not args.no_ema)
+    x = G.sample(args.n, labels=args.klass, seed=args.seed)
+    out = Path(args.out) if args.out else _run_dir(args.run) / "sample.png"
+    from ..viz.samples import save_samples
+
+    save_samples(x, out, nrow=args.nrow)
+    print(f"gankit: {args.n} samples from {G.source} -> {out}")
+    if args.out_dir:
+        if len(G.data_shape) != 3:
+            raise ConfigError("--out-dir writes images; this run generates toy points (use --npy)")
+        from ..viz import save_grid
+
+        d = Path(args.out_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        for i in range(len(x)):
+            save_grid(x[i:i + 1], d / f"sample_{i:05d}.png", nrow=1, padding=0)
+        print(f"gankit: {len(x)} PNG files -> {d}/")
+    if args.npy:
+        import numpy as np
+
+        np.save(args.npy, x.cpu().numpy())
+        print(f"gankit: raw samples -> {args.npy}")
+    return 0
+
+
+def _run_dir(run: str) -> Path:
+    p = Path(run)
+    return p if p.is_dir() else p.parent.parent
+
+
+def _add_interpolate(sub: Any) -> None:
+    p = sub.add_parser("interpolate", help="walk through latent space between samples",
+                       description="Interpolate between random latent vectors and draw the images along the way.")
+    p.add_argument("run", help="run directory or checkpoint file")
+    p.add_argument("--steps", type=int, default=10, help="images per walk (default: 10)")
+    p.add_argument("--rows", type=int, default=1, help="number of walks, one per grid row (default: 1)")
+    p.add_argument("--out", help="grid PNG to write (default: RUN/interpolation.png)")
+    p.add_argument("--gif", help="also write the walk as an animated GIF")
+    p.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
+    p.add_argument("--class", dest="klass", type=int, help="class to hold fixed (conditional runs)")
+    p.add_argument("--seed", type=int, default=None, help="seed for the end points (default: random)")
+    p.add_argument("--no-ema", action="store_true", help="use the raw G instead of its EMA copy")
+    p.set_defaults(func=cmd_interpolate)
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from ..api import load
+    from ..viz import save_gif, save_grid
+
+    G = load(args.run, ema=not args.no_ema)
+    if len(G.data_shape) != 3:
+        raise ConfigError("interpolate draws images; this run generates toy points")
+    x = G.interpolate(args.steps, slerp=args.slerp, seed=args.seed, labels=args.klass, rows=args.rows)
+    out = Path(args.out) if args.out else _run_dir(args.run) / "interpolation.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scale = 2 if G.data_shape[-1] <= 32 else 1
+    save_grid(x, out, nrow=args.steps, scale=scale)
+    print(f"gankit: {args.rows} walk(s) of {args.steps} steps ({'slerp' if args.slerp else 'linear'}) -> {out}")
+    if args.gif:
+        from ..viz import make_grid
+
+        walks = x.view(args.rows, args.steps, *x.shape[1:])  # [R, T, C, H, W]
+        frames = [make_grid(walks[:, t], nrow=args.rows, scale=scale) for t in range(args.steps)]
+        frames = frames + frames[-2:0:-1]  # there and back again, so the loop is seamless
+        save_gif(frames, args.gif, duration_ms=120)
+        print(f"gankit: animation -> {args.gif}")
+    return 0

@@ -1,0 +1,42 @@
+"""The `gankit info` verb: a run's config and training summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("info", help="show a run's config and training summary")
+    p.add_argument("run", help="run directory")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from ..rundir import run_summary
+
+    s = run_summary(args.run)
+    if args.json:
+        print(json.dumps(s, indent=2))
+        return 0
+    c = s["config"]
+    print(f"run          {s['run']}")
+    print(f"model        {c['model']} ({'conditional, ' + c['cond_d'] + ' D' if c['conditional'] else 'unconditional'})"
+          f", z_dim {c['z_dim'] or 'default'} ({c['prior']} prior)")
+    print(f"data         {c['dataset']}" + (f", image size {c['image_size']}" if c.get("image_size") else ""))
+    print(f"objective    {c['loss']}, d_steps {c['d_steps']}, lr G {c['lr_g']} / D {c['lr_d']}, "
+          f"batch {c['batch_size']}, seed {c['seed']}")
+    tricks = [f"{k}={c[k]}" for k in ("label_smoothing", "instance_noise", "grad_clip", "ema") if c.get(k)]
+    print(f"tricks       {', '.join(tricks) or 'none'}")
+    last = s["last_metrics"]
+    if last:
+        keys = [k for k in ("Loss/D", "Loss/G", "D/real", "D/fake") if k in last]
+        print(f"trained      {last['step']} / {c['steps']} steps in {last.get('time_s', 0):.0f} s; last: "
+              + ", ".join(f"{k} {last[k]:.3f}" for k in keys))
+    else:
+        print(f"trained      0 / {c['steps']} steps")
+    print(f"checkpoints  {', '.join(s['checkpoints']) or 'none'}")
+    print(f"samples      {s['samples']} grids in samples/")
+    return 0
