@@ -120,12 +120,10 @@ def time_to(curve: list[dict[str, Any]], threshold: float) -> float | None:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
+    from gankit.viz.figures import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig = new_figure(7, 4.2)
+    ax = fig.subplots()
     colours = {"gankit": "#d62728", "reference": "#1f77b4"}
     labels = {"gankit": "gankit default recipe", "reference": "pytorch/examples dcgan recipe"}
     for name, runs in result["curves"].items():
@@ -142,10 +140,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.set_title("Time to quality on MNIST, 28x28")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main() -> None:
