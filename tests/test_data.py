@@ -114,6 +114,7 @@ def test_unknown_name_and_bad_arguments() -> None:
         load_dataset("cifar10")
     msg = one_line(e)
     assert "'cifar10'" in msg and all(name in msg for name in DATASET_NAMES) and "folder:" in msg
+    assert "npy:PATH" in msg
     assert not is_toy("cifar10") and not is_toy("mnist")
     with pytest.raises(ConfigError, match="split"):
         load_dataset("ring8", split="valid")

@@ -1,7 +1,9 @@
 """Data sets for gankit: one entry point, `load_dataset(name)`, returning a whole data set as tensors.
 
-Images come back as float32 [N, C, H, W] in [-1, 1] (matching a tanh generator); toy distributions as float32
-[N, D] in their own coordinates. Everything fits in memory: MNIST-sized sets and toys are what a laptop CPU trains.
+Images come back as float32 [N, C, H, W] in [-1, 1] (matching a tanh generator), or with `compact=True` as their
+uint8 pixels; toy distributions as float32 [N, D] in their own coordinates. Image sets are held in memory up to a
+budget (`$GANKIT_MEMORY_BUDGET`, default a quarter of RAM); compact uint8 images beyond it (`npy:` files and
+`folder:` images) are read from disk through a memory map instead.
 """
 
 from __future__ import annotations
@@ -13,18 +15,22 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .base import Dataset
+from .arrays import load_array_file
+from .base import Dataset, subset_indices
+from .budget import BUDGET_ENV, memory_budget
 from .folder import load_folder
 from .mnist import CLASS_NAMES, load_idx_dataset, load_mnist5k
 from .stacked import load_stacked_mnist
 from .toy import TOY_MODES, TOY_NAMES, TOY_OPTIONS, gaussian1d_params, is_toy, make_toy
 from .transforms import as_nchw_uint8, check_image_args, prepare_images
 
-__all__ = ["DATASET_NAMES", "Dataset", "TOY_MODES", "TOY_OPTIONS", "gaussian1d_params", "is_toy", "load_dataset"]
+__all__ = ["BUDGET_ENV", "DATASET_NAMES", "Dataset", "TOY_MODES", "TOY_OPTIONS", "gaussian1d_params", "is_toy",
+           "load_dataset", "memory_budget"]
 
 IMAGE_NAMES: tuple[str, ...] = ("mnist5k", "mnist", "fashion-mnist", "stacked-mnist")
 DATASET_NAMES: tuple[str, ...] = IMAGE_NAMES + TOY_NAMES
 FOLDER_PREFIX = "folder:"
+NPY_PREFIX = "npy:"
 SPLITS = ("train", "test")
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "mnist_5k": "mnist5k",
             "mnist-5k": "mnist5k", "stacked_mnist": "stacked-mnist", "stackedmnist": "stacked-mnist"}
@@ -35,30 +41,29 @@ def _canonical(name: str) -> str:
     return _ALIASES.get(key, key)
 
 
-def _subset(total: int, n: int | None, seed: int) -> np.ndarray | None:
-    """Indices of a seeded random subset of size n, in original order (None: keep all). Random rather than the
-    first n because stored sets may be sorted by class (mnist5k is), and a prefix would then hold one class only."""
-    if n is None or n >= total:
-        return None
-    perm = torch.randperm(total, generator=torch.Generator().manual_seed(seed))
-    return perm[:n].sort().values.numpy()
-
-
 def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike | None = None,
                  image_size: int | None = None, channels: int | None = None, n: int | None = None,
                  seed: int = 0, download: bool | None = None,
                  toy_options: Mapping[str, float] | None = None, compact: bool = False) -> Dataset:
-    """Load data set `name` (one of `DATASET_NAMES`, or "folder:PATH").
+    """Load data set `name`: one of `DATASET_NAMES`, "folder:PATH" (every image file under a folder; sub-folders
+    are classes) or "npy:PATH" (a .npy array of images, or a .npz with `images` or `x` and optional integer
+    `labels` or `y`; uint8 pixels [N, H, W], [N, H, W, C] or [N, C, H, W] with C 1 or 3, or floats in [-1, 1] or
+    [0, 1]; see `data.arrays`).
 
     split: "train" or "test" (toys draw the test split from a separate seed stream; mnist5k has no test split).
     data_dir: where MNIST/Fashion-MNIST IDX files live (else $GANKIT_DATA, else the cache, downloading if allowed).
-    image_size / channels: resize to S x S and/or give 1 or 3 channels (images only; None keeps the native ones,
-        and 64 x 64 RGB for folders; stacked-mnist is 3-channel only). n: keep at most n samples -- a seeded random
-        subset for stored sets, the generated count for toys and stacked-mnist (default 128,000 train / 25,600
-        test stacks). seed: drives toy and stacked-mnist generation and subsetting. download: None means yes unless
-        GANKIT_OFFLINE=1. toy_options: parameters of a toy, e.g. {"mu": 4.0, "sigma": 0.5} for gaussian1d.
-    compact: keep MNIST / Fashion-MNIST / mnist5k at their native size and channels as uint8 pixels (see `Dataset`;
-        training reads batches through `as_float`); other data, and resized or recoloured images, stay float32.
+    image_size / channels: resize to S x S and/or give 1 or 3 channels (images only; None keeps the native ones:
+        64 x 64 RGB for folders, the array's own for npy:; stacked-mnist is 3-channel only). n: keep at most n
+        samples -- a seeded random subset for stored sets, the generated count for toys and stacked-mnist (default
+        128,000 train / 25,600 test stacks). seed: drives toy and stacked-mnist generation and subsetting.
+        download: None means yes unless GANKIT_OFFLINE=1. toy_options: parameters of a toy, e.g. {"mu": 4.0,
+        "sigma": 0.5} for gaussian1d.
+    compact: keep images as uint8 pixels (see `Dataset`; training reads batches through `as_float`): MNIST /
+        Fashion-MNIST / mnist5k at their native size and channels, folder: images always, npy: uint8 arrays always
+        (resized or recoloured ones rounded back to pixels). Past the memory budget (`memory_budget()`,
+        $GANKIT_MEMORY_BUDGET) folder: and npy: pixels are read from disk through a memory map: a uint8 .npy of
+        [N, C, H, W] or [N, H, W] needing no change is mapped where it lies, anything else is converted once into
+        a cache file under $GANKIT_CACHE/images/. Other data (float arrays included) stays float32 in memory.
     """
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"data set name must be a non-empty string, got {name!r}")
@@ -74,7 +79,16 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike
             raise ConfigError("'folder:' needs a path, e.g. folder:./my_images")
         _no_toy_options(name, toy_options)
         check_image_args(image_size, channels)
-        return load_folder(path, image_size=image_size, channels=channels, n=n, seed=seed, name=name)
+        return load_folder(path, image_size=image_size, channels=channels, n=n, seed=seed, name=name,
+                           compact=compact)
+    if name.startswith(NPY_PREFIX):
+        path = name[len(NPY_PREFIX):]
+        if not path:
+            raise ConfigError("'npy:' needs a path, e.g. npy:./images.npy or npy:./data.npz")
+        _no_toy_options(name, toy_options)
+        check_image_args(image_size, channels)
+        return load_array_file(path, image_size=image_size, channels=channels, n=n, seed=seed, name=name,
+                               compact=compact)
 
     key = _canonical(name)
     if is_toy(key):
@@ -83,7 +97,8 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike
         return make_toy(key, n=n, split=split, seed=seed, toy_options=toy_options)
 
     if key not in IMAGE_NAMES:
-        raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}, or folder:PATH")
+        raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}, folder:PATH "
+                          "or npy:PATH")
     _no_toy_options(key, toy_options)
     check_image_args(image_size, channels)
     if key == "stacked-mnist":  # generated from MNIST: n is the number of stacks made, not a subset
@@ -95,7 +110,7 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike
         images, labels = load_mnist5k()
     else:
         images, labels = load_idx_dataset(key, split, data_dir=data_dir, download=download)
-    idx = _subset(len(images), n, seed)
+    idx = subset_indices(len(images), n, seed)
     if idx is not None:  # subset before converting/resizing so only the kept images cost anything
         images, labels = images[idx], labels[idx]
     native = image_size in (None, images.shape[1]) and channels in (None, 1)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+
+
+def subset_indices(total: int, n: int | None, seed: int) -> np.ndarray | None:
+    """Indices of a seeded random subset of size n, in original order (None: keep all). Random rather than the
+    first n because stored sets may be sorted by class (mnist5k is), and a prefix would then hold one class only."""
+    if n is None or n >= total:
+        return None
+    perm = torch.randperm(total, generator=torch.Generator().manual_seed(seed))
+    return perm[:n].sort().values.numpy()
 
 
 @dataclass
@@ -13,8 +23,10 @@ class Dataset:
 
     Images: `x` is float32 [N, C, H, W] in [-1, 1] (the range of a tanh generator), or, loaded with `compact=True`,
     the uint8 pixels [N, C, H, W] that stand for x / 127.5 - 1 (a quarter of the memory; `as_float` converts a
-    batch, to the same float values; it lives in `data.transforms`). Toys: `x` is float32 [N, D] in the distribution's own coordinates, not
-    rescaled, so mode centres and densities keep their published values.
+    batch, to the same float values; it lives in `data.transforms`). A compact `x` may be a view of a memory-mapped
+    file (data sets past the memory budget): index it, as training does, and only the rows indexed are read.
+    Toys: `x` is float32 [N, D] in the distribution's own coordinates, not rescaled, so mode centres and densities
+    keep their published values.
     `y` is int64 [N] class labels, or None for unlabelled data (then `num_classes` is 0).
     """
 
@@ -29,6 +41,8 @@ class Dataset:
         if self.x.dim() not in (2, 4):
             raise ValueError(f"Dataset {self.name!r}: x must be [N, D] or [N, C, H, W], got shape {tuple(self.x.shape)}")
         compact = self.x.dtype == torch.uint8 and self.x.dim() == 4
+        # .contiguous() and .to() return x itself when nothing changes: a uint8 tensor over a memory-mapped file
+        # stays a view of the file here, never a copy in memory
         self.x = self.x.contiguous() if compact else self.x.to(torch.float32).contiguous()
         if self.y is not None:
             if self.y.shape != (self.x.shape[0],):

@@ -3,12 +3,18 @@
 Each image is resized so its shorter side is `image_size` and centre-cropped (the DCGAN/LSUN recipe), which keeps
 aspect ratio rather than squashing. Sub-folders of PATH that hold images become classes (sorted by name), the
 torchvision ImageFolder convention, so conditional GANs work on a labelled folder with no extra metadata.
+
+With `compact=True` the decoded pixels stay uint8; if they exceed the memory budget (`budget.memory_budget`)
+they are decoded once into a uint8 .npy cache file (`store.py`), keyed by the folder, every image's name, size and
+modification time and the loading arguments, and read from disk through a memory map from then on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,12 +24,14 @@ from PIL import Image, ImageOps
 
 from ..errors import DataError
 from .base import Dataset
-from .transforms import uint8_to_tensor
+from .store import ImageStore, build_images, cache_file, over_budget
+from .transforms import as_float
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 DEFAULT_IMAGE_SIZE = 64
 DEFAULT_CHANNELS = 3
 PARALLEL_THRESHOLD = 64  # below this a thread pool costs more than it saves
+DECODE_WINDOW = 1024  # images decoded at a time: only these exist as separate arrays before being stored
 
 
 def list_images(root: Path) -> list[Path]:
@@ -82,8 +90,9 @@ def load_image(path: Path, image_size: int, channels: int) -> np.ndarray:
 
 
 def load_folder(path: str | os.PathLike, *, image_size: int | None = None, channels: int | None = None,
-                n: int | None = None, seed: int = 0, name: str | None = None) -> Dataset:
-    """All images under `path` as [N, C, S, S] in [-1, 1]; labelled by first-level sub-folder if there are any.
+                n: int | None = None, seed: int = 0, name: str | None = None, compact: bool = False) -> Dataset:
+    """All images under `path` as float32 [N, C, S, S] in [-1, 1], or with `compact` their uint8 pixels (read from
+    disk past the memory budget: see the module doc); labelled by first-level sub-folder if there are any.
 
     `n` keeps a seeded random subset of the files (decoded only those), in file order.
     """
@@ -105,11 +114,46 @@ def load_folder(path: str | os.PathLike, *, image_size: int | None = None, chann
         files = [files[i] for i in keep]
         labels = [labels[i] for i in keep] if labels is not None else None
 
-    if len(files) >= PARALLEL_THRESHOLD:
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # PIL decodes without the GIL
-            arrays = list(pool.map(lambda f: load_image(f, image_size, channels), files))
+    shape = (len(files), channels, image_size, image_size)
+    if compact:
+        target = cache_file(root, _fingerprint(root, files, image_size, channels)) if over_budget(shape) else None
+        x = build_images(shape, target, lambda store: _decode_into(store, files, image_size, channels))
     else:
-        arrays = [load_image(f, image_size, channels) for f in files]
-    x = uint8_to_tensor(np.stack(arrays))  # [N, C, S, S] in [-1, 1]
+        x = torch.empty(shape, dtype=torch.float32)  # [N, C, S, S] in [-1, 1], filled window by window
+        i = 0
+        for part in _decode(files, image_size, channels):
+            x[i:i + len(part)] = as_float(part)
+            i += len(part)
     y = torch.tensor(labels, dtype=torch.int64) if labels is not None else None
     return Dataset(name or f"folder:{path}", x, y, len(class_names) if class_names else 0, class_names)
+
+
+def _decode(files: list[Path], image_size: int, channels: int) -> Iterator[torch.Tensor]:
+    """uint8 [n, C, S, S] windows of the decoded `files`, in order."""
+    workers = min(8, os.cpu_count() or 1) if len(files) >= PARALLEL_THRESHOLD else 0
+    pool = ThreadPoolExecutor(max_workers=workers) if workers else None  # PIL decodes without the GIL
+    try:
+        for a in range(0, len(files), DECODE_WINDOW):
+            window = files[a:a + DECODE_WINDOW]
+            arrays = (list(pool.map(lambda f: load_image(f, image_size, channels), window)) if pool
+                      else [load_image(f, image_size, channels) for f in window])
+            t = torch.from_numpy(np.stack(arrays))  # [n, S, S] or [n, S, S, 3]
+            yield t.unsqueeze(1) if t.dim() == 3 else t.permute(0, 3, 1, 2)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _decode_into(store: ImageStore, files: list[Path], image_size: int, channels: int) -> None:
+    for part in _decode(files, image_size, channels):
+        store.add(part)
+
+
+def _fingerprint(root: Path, files: list[Path], image_size: int, channels: int) -> dict[str, object]:
+    """What the decoded pixels depend on: which files (the subset included), their sizes and modification times,
+    and the size and channels asked for."""
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return {"files": h.hexdigest(), "count": len(files), "image_size": image_size, "channels": channels}

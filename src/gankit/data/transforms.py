@@ -37,6 +37,11 @@ def as_float(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.float32) / 127.5 - 1.0 if x.dtype == torch.uint8 else x
 
 
+def to_pixels(x: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> the nearest uint8 pixels, the inverse of `as_float` (exact on its outputs)."""
+    return ((x + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
 def uint8_to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 [N, H, W] or [N, H, W, C] -> float32 [N, C, H, W] in [-1, 1]."""
     return as_float(as_nchw_uint8(images)).contiguous()
