@@ -12,18 +12,26 @@ from ..errors import ConfigError
 
 
 def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help="score a run (or real data) with offline metrics",
-                       description="Score a run's generator against the real data: FID and KID in the domain "
+    p = sub.add_parser("evaluate", help="score a run (or real data, or a file of images) with offline metrics",
+                       description="Score a run's generator (or images from a folder or .npy/.npz file, --images) "
+                       "against the real data: FID and KID in the domain "
                        "classifier's feature space, precision/recall, density/coverage, the Inception-Score "
                        "analogue and class histogram (images); modes and high-quality fraction (ring8, grid25); "
                        "JS divergence (gaussian1d). Every score is written with its protocol.")
-    p.add_argument("run", nargs="?", help="run directory or checkpoint file (omit with --real)")
+    p.add_argument("run", nargs="?", help="run directory or checkpoint file (omit with --real or --images)")
     p.add_argument("--real", action="store_true",
                    help="score the real test split against the real training split: the floor for generators")
-    p.add_argument("--dataset", help="with --real: mnist, fashion-mnist, mnist5k or stacked-mnist")
+    p.add_argument("--images", metavar="PATH",
+                   help="score these images instead of a run's samples, with the same metrics and JSON keys: a "
+                   "folder of image files (sub-folders included) or a .npy/.npz of images (as for npy:PATH data; "
+                   "a .npz's labels add label_accuracy); they must be 28x28 grey, as the feature networks read "
+                   "them (not resized); needs --dataset")
+    p.add_argument("--dataset", help="with --real: mnist, fashion-mnist, mnist5k or stacked-mnist; with --images: "
+                   "mnist, fashion-mnist or mnist5k, the real training split (and feature network) to score against")
     p.add_argument("--data-dir", help="folder with the MNIST/Fashion-MNIST IDX files (default: the run's, "
                    "else $GANKIT_DATA, else the cache)")
-    p.add_argument("--n", type=int, help="generated samples to score (default: 10000 for images, 2500 for toys)")
+    p.add_argument("--n", type=int, help="generated samples to score (default: 10000 for images, 2500 for toys); "
+                   "with --images a seeded random subset of them (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for z and for KID's subsets (default: 0)")
     p.add_argument("--no-ema", action="store_true", help="score the raw G instead of its EMA copy")
     p.add_argument("--classifier", help="a domain classifier file to use instead of the shipped one")
@@ -72,11 +80,22 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_real, evaluate_run, format_scores
+    from .evaluate import evaluate_images, evaluate_real, evaluate_run, format_scores
 
     if args.n is not None and args.n <= 0:
         raise ConfigError(f"--n must be > 0, got {args.n}")
-    if args.real:
+    if args.images:
+        if args.run or args.real:
+            raise ConfigError(f"give either --images or {'a RUN' if args.run else '--real'}, not both")
+        run_only = [f for f, on in (("--no-ema", args.no_ema), ("--cas", args.cas), ("--inception", args.inception))
+                    if on]
+        if run_only:
+            raise ConfigError(f"{', '.join(run_only)}: only for a RUN's generator; --images scores fixed images")
+        if not args.dataset:
+            raise ConfigError("--images needs --dataset (mnist, fashion-mnist or mnist5k) to score against")
+        scores = evaluate_images(args.images, args.dataset, n=args.n, seed=args.seed, data_dir=args.data_dir,
+                                 classifier=args.classifier)
+    elif args.real:
         if args.run:
             raise ConfigError("give either a RUN or --real, not both")
         if not args.dataset:
@@ -84,7 +103,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         scores = evaluate_real(args.dataset, data_dir=args.data_dir, seed=args.seed, classifier=args.classifier)
     else:
         if not args.run:
-            raise ConfigError("evaluate needs a RUN directory (or --real --dataset NAME)")
+            raise ConfigError("evaluate needs a RUN directory (or --real --dataset NAME, or --images PATH "
+                              "--dataset NAME)")
         scores = evaluate_run(args.run, n=args.n, seed=args.seed, ema=not args.no_ema, data_dir=args.data_dir,
                               classifier=args.classifier, cas=args.cas, inception=args.inception,
                               inception_weights=args.inception_weights)

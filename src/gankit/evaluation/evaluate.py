@@ -3,7 +3,8 @@
 Images (MNIST-family, 28x28 grey): features and class probabilities from the shipped domain classifier; the
 reference is the real training split (all of it for the Fréchet statistics, a seeded subset of the same size as
 the generated set for the k-NN metrics). `evaluate_real` puts the real test split in the generator's place: the
-floor every generator is compared with. Toys: the mode protocol of VEEGAN / PacGAN (2,500 samples) for ring8 and
+floor every generator is compared with; `evaluate_images` puts images from a folder or a .npy/.npz there, scored as
+a run's samples are. Toys: the mode protocol of VEEGAN / PacGAN (2,500 samples) for ring8 and
 grid25, the numerical JS divergence for gaussian1d. Stacked MNIST: the mode protocol of Unrolled GAN / VEEGAN /
 PacGAN (25,600 samples, each channel read by the MNIST domain classifier; modes out of 1,000 and KL to uniform).
 """
@@ -185,19 +186,10 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
     if G.num_classes:  # conditional: classes in equal shares, as the data has them
         labels = torch.arange(n) % G.num_classes
     fake = G.sample(n, labels=labels, seed=seed).cpu()
-    real = _reference(name, data_dir or cfg.data_dir)
-    scores = score_images(fake, real, dataset=name, seed=seed, classifier=classifier, labels=labels)
-    scores["protocol"].update({"dataset": name, "reference": f"{name} train split", "run": str(G.source),
-                               "step": G.step, "ema": G.uses_ema, "conditional": bool(G.num_classes)})
-    test = _test_split(name, data_dir or cfg.data_dir)
-    scores["memorisation"] = None
-    if test is not None:
-        from .memorisation import memorisation_scores
-
-        scores["memorisation"] = memorisation_scores(fake[:MEMO_SAMPLES], _subset(test.x, MEMO_SAMPLES, seed), real)
-    scores["protocol"]["memorisation"] = (
-        f"pixel L2 to the nearest training image, {MEMO_SAMPLES} generated vs {MEMO_SAMPLES} real test images"
-        if test is not None else "skipped: no real test split available (needs the MNIST-family IDX files)")
+    scores, real, test = _score_generated(fake, name, data_dir=data_dir or cfg.data_dir, seed=seed,
+                                          classifier=classifier, labels=labels)
+    scores["protocol"].update({"run": str(G.source), "step": G.step, "ema": G.uses_ema,
+                               "conditional": bool(G.num_classes)})
     if cas:
         if test is None:
             raise ConfigError("the Classification Accuracy Score needs the real test split (--data-dir)")
@@ -212,6 +204,96 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
         except InceptionUnavailable as e:
             scores["inception"] = {"skipped": str(e)}
     return scores
+
+
+def _score_generated(fake: torch.Tensor, name: str, *, data_dir: str | None, seed: int,
+                     classifier: str | Path | None,
+                     labels: torch.Tensor | None) -> tuple[dict[str, Any], torch.Tensor, Any]:
+    """The scores of generated MNIST-family images `fake` [N, 1, 28, 28] in [-1, 1], wherever they came from (a
+    run's generator, a file of images): `score_images` against the training split of `name`, and memorisation
+    against its test split (None when that cannot be loaded). Also returns the reference and the test split."""
+    real = _reference(name, data_dir)
+    scores = score_images(fake, real, dataset=name, seed=seed, classifier=classifier, labels=labels)
+    scores["protocol"].update({"dataset": name, "reference": f"{name} train split"})
+    test = _test_split(name, data_dir)
+    scores["memorisation"] = None
+    if test is not None:
+        from .memorisation import memorisation_scores
+
+        scores["memorisation"] = memorisation_scores(fake[:MEMO_SAMPLES], _subset(test.x, MEMO_SAMPLES, seed), real)
+    scores["protocol"]["memorisation"] = (
+        f"pixel L2 to the nearest training image, {MEMO_SAMPLES} generated vs {MEMO_SAMPLES} real test images"
+        if test is not None else "skipped: no real test split available (needs the MNIST-family IDX files)")
+    return scores, real, test
+
+
+def evaluate_images(path: str | Path, dataset: str, *, n: int | None = None, seed: int = 0,
+                    data_dir: str | None = None, classifier: str | Path | None = None) -> dict[str, Any]:
+    """Scores of the images in `path` -- a folder of image files or a .npy/.npz (see `read_images`) -- against
+    the real `dataset` (mnist, fashion-mnist or mnist5k), exactly as a run's samples are scored: the same keys
+    (`label_accuracy` too when a .npz carries labels, as for a conditional run)."""
+    if dataset not in IMAGE_DATASETS:
+        raise ConfigError(f"--images is scored in the feature space of {', '.join(IMAGE_DATASETS)}; got {dataset!r}")
+    fake, labels = read_images(path, dataset=dataset, n=n, seed=seed)
+    scores, _, _ = _score_generated(fake, dataset, data_dir=data_dir, seed=seed, classifier=classifier,
+                                    labels=labels)
+    scores["protocol"].update({"images": str(path), "generated": f"{len(fake)} images from {path}",
+                               "conditional": labels is not None})
+    return scores
+
+
+def read_images(path: str | Path, *, dataset: str, n: int | None = None,
+                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Images to score from a folder (every image file in it, sub-folders included) or a .npy/.npz file (the
+    `npy:` data source's formats), as float32 [N, 1, 28, 28] in [-1, 1], with a .npz's labels (else None).
+    `n` keeps a seeded random subset. The shipped feature networks read 28x28 grey digits: other sizes and
+    colour images are refused rather than resized (a grey image saved as RGB, equal channels, is fine)."""
+    from ..data import load_dataset
+    from ..data.arrays import NPY_SUFFIXES
+    from ..data.transforms import as_float
+    from ..errors import DataError
+
+    p = Path(path).expanduser()
+    if p.is_dir():
+        _check_folder_sizes(p, dataset)
+        data = load_dataset(f"folder:{p}", image_size=28, channels=3, n=n, seed=seed, compact=True)
+        labels = None  # sub-folder names are not class indices
+    elif p.suffix.lower() in NPY_SUFFIXES:
+        data = load_dataset(f"npy:{p}", n=n, seed=seed, compact=True)
+        labels = data.y
+    elif not p.exists():
+        raise DataError(f"{p}: no such file or directory")
+    else:
+        raise ConfigError(f"{p}: --images takes a folder of images or a .npy/.npz file")
+    x = data.x  # [N, C, H, W]: uint8 pixels, or float in [-1, 1] (float arrays)
+    if tuple(x.shape[2:]) != (28, 28):
+        raise DataError(f"{p}: images are {x.shape[2]}x{x.shape[3]}; the {dataset} feature network scores "
+                          "28x28 grey images")
+    if x.shape[1] == 3:
+        if not (torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 0], x[:, 2])):
+            raise DataError(f"{p}: colour images; the {dataset} feature network scores 28x28 grey images")
+        x = x[:, :1]
+    if labels is not None and int(labels.max()) >= 10:
+        raise DataError(f"{p}: labels must be {dataset} classes 0-9; found {int(labels.max())}")
+    return as_float(x).contiguous(), labels
+
+
+def _check_folder_sizes(root: Path, dataset: str) -> None:
+    """Refuse a folder holding any image other than 28x28 before decoding it (the folder source would resize)."""
+    from PIL import Image
+
+    from ..data.folder import list_images
+    from ..errors import DataError
+
+    for f in list_images(root):
+        try:
+            with Image.open(f) as im:
+                size = im.size
+        except Exception:  # unreadable: the loader names the file and the fault
+            continue
+        if size != (28, 28):
+            raise DataError(f"{f}: a {size[0]}x{size[1]} image; the {dataset} feature network scores 28x28 grey "
+                              "images")
 
 
 def _evaluate_inception_only(G: Any, *, n: int, seed: int, data_dir: str | None,
