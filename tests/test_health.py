@@ -231,7 +231,7 @@ def test_health_changes_no_weight_and_logs_its_stats(tmp_path):
         assert all(torch.equal(ta[k], tb[k]) for k in ta)
         last_on, last_off = read_jsonl(Path(a.out) / "metrics.jsonl")[-1], read_jsonl(Path(b.out) / "metrics.jsonl")[-1]
         assert last_on["GradNorm/D"] > 0 and last_on["GradNorm/G"] > 0 and 0 <= last_on["Health/diversity"]
-        assert last_off["GradNorm/D"] is None and "Health/diversity" not in last_off
+        assert last_off["GradNorm/D"] > 0 and "Health/diversity" not in last_off  # logged on log steps either way
         for p in (tmp_path / "on", tmp_path / "off"):
             import shutil
 

@@ -229,9 +229,9 @@ class Stepper:
             hook.on_step_end(run)
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, data: Dataset | None = None,
-          method: Method | None = None) -> RunResult:
-    """Train as `cfg` says and write the run directory `cfg.out` (see gankit.train for the public form).
+def train(cfg: TrainConfig, *, data: Dataset, method: Method, resume: bool = False) -> RunResult:
+    """Train `method` on `data` as `cfg` (resolved) says and write the run directory `cfg.out`; gankit.train is
+    the public form, which loads the data and builds the method.
 
     With `resume=True`, continue from the newest checkpoint in `cfg.out`. Under torchrun with several ranks this
     joins the process group (gloo on CPU, nccl on GPU) and trains with DistributedDataParallel; `batch_size` is
@@ -253,10 +253,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, data: Dataset | None = None
         dist_.teardown(ctx)
 
 
-def _train(cfg: TrainConfig, resume: bool, ctx: DistContext, data: Dataset | None,
-           method: Method | None) -> RunResult:
-    from ..methods import build_method
-    from .data import load_training_data
+def _train(cfg: TrainConfig, resume: bool, ctx: DistContext, data: Dataset, method: Method) -> RunResult:
     from .state import init_state
 
     run_dir, device, main = RunDir(Path(cfg.out)), ctx.device, ctx.is_main
@@ -270,9 +267,7 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext, data: Dataset | Non
         from .. import tensorboard
 
         tensorboard.require()  # a missing package is a one-line error
-    data = load_training_data(cfg, data)
     shard = BatchShard(cfg.batch_size, ctx.rank, ctx.world_size)  # refuses a batch that does not split evenly
-    method = method or build_method(cfg, data)
     method.check(shard)
     state = init_state(cfg, method, data, device)
     if ctx.enabled and cfg.sync_bn:  # after init_state: the EMA copy stays plain BatchNorm; parameters are kept
