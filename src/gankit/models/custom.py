@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..torch_utils import eval_mode
 from .base import DiscriminatorBase, GeneratorBase
 
 
@@ -87,15 +88,11 @@ def _dry_run(module: nn.Module, x: Tensor, y: Tensor | None, role: str, labelled
     device = next(module.parameters()).device
     x = x.to(device)
     labelled = y is not None if labelled is None else labelled
-    was = module.training
-    module.eval()
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), eval_mode(module):
             if isinstance(module, (UserGenerator, UserDiscriminator)):
                 return module(x, None if y is None else y.to(device))
             return module(x, y.to(device)) if labelled and y is not None else module(x)
     except Exception as e:
         raise ConfigError(f"{role} failed on an input of shape {list(x.shape)}: "
                           f"{type(e).__name__}: {e}") from None
-    finally:
-        module.train(was)

@@ -22,6 +22,7 @@ import torch
 from .. import checkpoint as ckpt
 from .. import distributed as dist_
 from ..stats import JsonlWriter, read_jsonl
+from ..torch_utils import eval_mode
 
 if TYPE_CHECKING:
     from .loop import Run
@@ -154,14 +155,8 @@ class Snapshots(Hook):
         if run.is_sample_step():
             from ..viz.samples import save_samples
 
-            with torch.no_grad():
-                net = run.sampling_net
-                was = net.training
-                net.eval()
-                try:
-                    fake = net(*run.fixed)
-                finally:
-                    net.train(was)
+            with torch.no_grad(), eval_mode(run.sampling_net) as net:
+                fake = net(*run.fixed)
             save_samples(fake, run.dir.sample(run.state.step), real=run.data.x, nrow=run.grid_nrow,
                          title=f"step {run.state.step}")
 

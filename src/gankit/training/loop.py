@@ -34,6 +34,7 @@ from ..methods import Batch, Draws, Method, Phase, StepContext
 from ..regularizers import ema_update
 from ..rundir import RunDir
 from ..stats import Stats, all_finite
+from ..torch_utils import grad_norm
 from . import hooks as H
 from .state import TrainState
 
@@ -196,7 +197,7 @@ class Stepper:
                 if cfg.grad_clip is not None:
                     self.grad_norms[phase.optimizer] = nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
                 elif log_step and j == phase.repeats - 1:  # only a log step reports it
-                    self.grad_norms[phase.optimizer] = _grad_norm(params)
+                    self.grad_norms[phase.optimizer] = grad_norm(params)
                 opt.step()
 
         # --- EMA of the sampling network's weights, warmed up so early snapshots are not the random init
@@ -363,8 +364,3 @@ def _recover(run: Run, hooks: list[H.Hook], stepper: Stepper, row: dict[str, Any
 def _as_float(v: torch.Tensor | None) -> float | None:
     return None if v is None else float(v)
 
-
-def _grad_norm(params: list[nn.Parameter]) -> torch.Tensor | None:
-    """Total L2 norm of the gradients (what clip_grad_norm_ reports), as a tensor: no host sync."""
-    norms = [p.grad.detach().norm() for p in params if p.grad is not None]
-    return torch.stack(norms).norm() if norms else None
