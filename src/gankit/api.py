@@ -166,15 +166,12 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
 
     `channels_last=True` runs a convolutional generator in NHWC memory (faster on CPU, see bench/run.py); its
     samples agree with the default layout's to float rounding and are returned in the usual NCHW layout."""
-    from .export import read_bare_generator
-
-    bare = read_bare_generator(path)  # an exported generator holds one set of weights: `ema` does not apply
+    bare = ckpt.read_bare_generator(path)  # an exported generator holds one set of weights: `ema` does not apply
     if bare is not None:
         file, tensors, meta = bare
     else:
         file = ckpt.resolve(path)
         tensors, meta = ckpt.load(file)
-    from .models import build_networks  # after the file checks: a bad path fails fast, before models load
     try:
         cfg = TrainConfig.from_dict(meta["config"], source=f"{file} (config)")
         data_shape = tuple(meta.get("data_shape") or ())

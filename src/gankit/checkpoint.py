@@ -116,9 +116,15 @@ def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return tensors, meta
 
 
+#: the bare generator `gankit export --format safetensors` writes: weights plus a JSON spec beside them
+BARE_FORMAT = "gankit-generator"
+BARE_VERSION = 1
+CHECKPOINT_DIR = "checkpoints"  # the folder of a run directory that holds them (gankit.rundir)
+
+
 def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     """(step, path) pairs of a run's checkpoints, oldest first."""
-    d = Path(run_dir) / "checkpoints"
+    d = Path(run_dir) / CHECKPOINT_DIR
     if not d.is_dir():
         return []
     found = []
@@ -195,3 +201,42 @@ def unpack_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str,
         opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     except (KeyError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: optimizer state {prefix!r} does not fit the model ({e})") from None
+
+
+def read_bare_generator(path: str | Path) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]] | None:
+    """For `gankit.load`: (file, tensors, checkpoint-like meta) when `path` is an exported .safetensors with its
+    .json beside it, or that .json; None for anything else (run directories, training checkpoints)."""
+    p = Path(path)
+    if p.suffix == ".json" and p.is_file():
+        cfg_path = p
+    elif p.suffix == ".safetensors" and p.is_file() and p.with_suffix(".json").is_file():
+        cfg_path = p.with_suffix(".json")
+    else:
+        return None
+    try:
+        spec = json.loads(cfg_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        if p.suffix == ".json":
+            raise CheckpointError(f"{cfg_path}: not a readable exported-generator config ({e})") from None
+        return None
+    if not isinstance(spec, dict) or spec.get("format") != BARE_FORMAT:
+        if p.suffix == ".json":
+            raise CheckpointError(f"{cfg_path}: not a gankit exported-generator config (format "
+                                  f"{spec.get('format') if isinstance(spec, dict) else None!r})")
+        return None
+    if int(spec.get("version", 0)) > BARE_VERSION:
+        raise CheckpointError(f"{cfg_path}: exported-generator version {spec.get('version')} is newer than this "
+                              f"gankit understands ({BARE_VERSION}); upgrade gankit")
+    weights = cfg_path.parent / str(spec.get("weights", ""))
+    _sniff(weights)  # refuses pickles and truncated files with a message naming the file
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{weights}: unreadable safetensors file ({str(e).splitlines()[0]})") from None
+    prefix = "G_ema" if spec.get("ema") else "G"
+    meta = {"config": spec.get("config"), "data_shape": spec.get("data_shape"),
+            "num_classes": spec.get("num_classes", 0), "class_names": spec.get("class_names"),
+            "step": spec.get("step", 0)}
+    if meta["config"] is None:
+        raise CheckpointError(f"{cfg_path}: exported-generator config lacks 'config'")
+    return weights, {f"{prefix}/{k}": v for k, v in tensors.items()}, meta

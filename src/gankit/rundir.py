@@ -37,7 +37,7 @@ class RunDir:
 
     @property
     def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
+        return self.root / ckpt.CHECKPOINT_DIR
 
     @property
     def samples(self) -> Path:
@@ -54,6 +54,22 @@ class RunDir:
     @property
     def losses_plot(self) -> Path:
         return self.root / "losses.png"
+
+    def read_config(self) -> dict[str, Any]:
+        """config.json as written (a dict), or a one-line error for a folder that is not a run."""
+        if not self.config.is_file():
+            raise ConfigError(f"{self.root}: not a gankit run directory (no config.json)")
+        try:
+            data = json.loads(self.config.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{self.config}: not a readable JSON config ({e})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.config}: expected a JSON object, got {type(data).__name__}")
+        return data
+
+    def rows(self) -> list[dict[str, Any]]:
+        """metrics.jsonl's rows that carry a step (a half-written last line is skipped)."""
+        return [r for r in read_jsonl(self.metrics) if isinstance(r.get("step"), int)]
 
     def checkpoint(self, step: int) -> Path:
         return self.checkpoints / ckpt.checkpoint_name(step)
@@ -92,9 +108,7 @@ class RunDir:
 def run_summary(run_dir: str | Path) -> dict[str, Any]:
     """What `gankit info` prints: config, checkpoints, last metrics."""
     run = RunDir(Path(run_dir))
-    if not run.config.exists():
-        raise ConfigError(f"{run.root}: not a gankit run directory (no config.json)")
-    cfg = json.loads(run.config.read_text())
+    cfg = run.read_config()
     rows = read_jsonl(run.metrics)
     return {"run": str(run.root), "config": cfg,
             "checkpoints": [p.name for _, p in ckpt.list_checkpoints(run.root)],

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..config import COND_D, PRIORS, RECIPE_FIELDS, TrainConfig
 from ..errors import ConfigError
+from ..rundir import RunDir
 
 DEFAULTS = TrainConfig()
 
@@ -214,7 +215,7 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
     """`train --resume RUN` retyped with the run's own flags is fine; a flag whose value differs from the run's
     saved config is refused, naming each such flag with both values. --steps may extend the run."""
     run = Path(args.resume)
-    saved = TrainConfig.from_json_file(run / "config.json").to_dict()
+    saved = TrainConfig.from_json_file(RunDir(run).config).to_dict()
     given = {k: v for k, v in vars(args).items() if k not in ("func", "verb", "resume", "trust_code")}
     if not given:
         return

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from ..stats import read_jsonl
+from ..rundir import RunDir
 from .monitor import FINDINGS, d_outputs, monitor_for, replay
 
 #: What each finding means, as the verdict's headline.
@@ -78,11 +77,7 @@ class Diagnosis:
 def diagnose(run_dir: str | Path) -> Diagnosis:
     """Read a run directory and name what went wrong (pure reading: writes nothing)."""
     run = Path(run_dir)
-    cfg_path = run / "config.json"
-    if not cfg_path.is_file():
-        raise ConfigError(f"{run}: not a gankit run directory (no config.json)")
-    cfg = json.loads(cfg_path.read_text())
-    rows = [r for r in read_jsonl(run / "metrics.jsonl") if isinstance(r.get("step"), int)]
+    cfg, rows = RunDir(run).read_config(), RunDir(run).rows()
     events = [e for r in rows for e in (r.get("events") or [])]
     actions = [e for e in events if e.get("event") == "auto_remedy"]
     if cfg.get("health", False):
@@ -161,8 +156,7 @@ def plot_doctor(run: Path, d: Diagnosis, path: Path) -> Path:
 
     from ..viz.figures import save_figure
 
-    cfg = json.loads((run / "config.json").read_text())
-    rows = [r for r in read_jsonl(run / "metrics.jsonl") if isinstance(r.get("step"), int)]
+    cfg, rows = RunDir(run).read_config(), RunDir(run).rows()
     steps = np.array([r["step"] for r in rows], dtype=float)
 
     def series(key: str) -> np.ndarray | None:
@@ -235,7 +229,7 @@ def plot_doctor(run: Path, d: Diagnosis, path: Path) -> Path:
 
     ax = axes[5]
     ax.set_axis_off()
-    grids = sorted((run / "samples").glob("step_*.png"))
+    grids = RunDir(run).sample_files()
     if grids:
         from PIL import Image
 

@@ -6,7 +6,6 @@ scores, snapshots and checkpoints are hooks (gankit.training.hooks).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from .. import checkpoint as ckpt
 from ..config import PYTHON_NETWORK, TrainConfig
 from ..errors import ConfigError
 from ..factories import import_factory, is_factory_path
+from ..rundir import RunDir
 from .loop import RunResult, TrainingDiverged
 
 __all__ = ["RunResult", "TrainingDiverged", "resume", "train"]
@@ -72,9 +72,10 @@ def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool | No
     """Continue a run from its newest checkpoint, optionally to a larger number of steps. A run trained on your
     own data, networks or loss takes them again here."""
     run_dir = Path(run_dir)
-    cfg = TrainConfig.from_json_file(run_dir / "config.json")
+    layout = RunDir(run_dir)
+    cfg = TrainConfig.from_json_file(layout.config)
     changes: dict[str, Any] = {"out": str(run_dir)}
-    if cfg.model == "mlp" and "depth" not in json.loads((run_dir / "config.json").read_text()):
+    if cfg.model == "mlp" and "depth" not in layout.read_config():
         # saved before `depth` existed: keep the run's own depth, not what the recipe now resolves to
         from ..models.mlp import checkpoint_depth
 
