@@ -73,22 +73,16 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike
         raise ConfigError(f"n must be a positive integer, got {n!r}")
     toy_options = toy_options or None
 
-    if name.startswith(FOLDER_PREFIX):
-        path = name[len(FOLDER_PREFIX):]
-        if not path:
-            raise ConfigError("'folder:' needs a path, e.g. folder:./my_images")
-        _no_toy_options(name, toy_options)
-        check_image_args(image_size, channels)
-        return load_folder(path, image_size=image_size, channels=channels, n=n, seed=seed, name=name,
-                           compact=compact)
-    if name.startswith(NPY_PREFIX):
-        path = name[len(NPY_PREFIX):]
-        if not path:
-            raise ConfigError("'npy:' needs a path, e.g. npy:./images.npy or npy:./data.npz")
-        _no_toy_options(name, toy_options)
-        check_image_args(image_size, channels)
-        return load_array_file(path, image_size=image_size, channels=channels, n=n, seed=seed, name=name,
-                               compact=compact)
+    for prefix, loader, example in ((FOLDER_PREFIX, load_folder, "folder:./my_images"),
+                                    (NPY_PREFIX, load_array_file, "npy:./images.npy or npy:./data.npz")):
+        if name.startswith(prefix):  # a path to the user's own images
+            path = name[len(prefix):]
+            if not path:
+                raise ConfigError(f"{prefix!r} needs a path, e.g. {example}")
+            _no_toy_options(name, toy_options)
+            check_image_args(image_size, channels)
+            return loader(path, image_size=image_size, channels=channels, n=n, seed=seed, name=name,
+                          compact=compact)
 
     key = _canonical(name)
     if is_toy(key):
