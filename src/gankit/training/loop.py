@@ -150,7 +150,15 @@ class Stepper:
         self.phases: list[Phase] = run.method.phases()
         self.batches_per_step = sum(p.repeats for p in self.phases if p.takes_batch)
         self.groups = run.method.optimizers()
-        self.trained = {name for g in self.groups.values() for name in g.networks}
+        self.params = {g: [p for n in group.networks for p in state.nets[n].parameters()]
+                       for g, group in self.groups.items()}
+        # the parameters each trained network learns (a user's module may hold some frozen for good)
+        self.learns = {n: [p for p in state.nets[n].parameters() if p.requires_grad]
+                       for n in dict.fromkeys(n for g in self.groups.values() for n in g.networks)}
+        self.frozen: set[str] = set()  # the networks whose parameters are frozen now
+        # each event's hooks, those that act on it only: the per-step cost of a do-nothing hook is not paid
+        self.on = {event: [h for h in hooks if getattr(type(h), event) is not getattr(H.Hook, event)]
+                   for event in ("on_step_begin", "on_measure", "on_log", "on_step_end")}
         # DDP around the forwards whose backward updates the wrapped net's own weights; every other forward
         # (under no_grad, or through frozen weights) and the penalties use the plain module
         self.train_fwd = {n: dist_.wrap(net, ctx) for n, net in state.nets.items()}
@@ -172,7 +180,7 @@ class Stepper:
         f = 1.0 - step / cfg.steps if cfg.lr_decay else 1.0
         run.lrs = {name: group.lr * f for name, group in self.groups.items()}
         method.begin_step(step)
-        for hook in self.hooks:
+        for hook in self.on["on_step_begin"]:
             hook.on_step_begin(run)
         for name, opt in state.opts.items():
             for group in opt.param_groups:
@@ -181,9 +189,8 @@ class Stepper:
         # --- the method's phases: each repeat is one optimizer update on the phase's loss
         k = 0  # real batches fetched so far this step
         for phase in self.phases:
-            for name in self.trained:
-                state.nets[name].requires_grad_(name not in phase.frozen)
-            opt = state.opts[phase.optimizer]
+            self._freeze(set(phase.frozen))
+            opt, params = state.opts[phase.optimizer], self.params[phase.optimizer]
             for j in range(phase.repeats):
                 batch = None
                 if phase.takes_batch:
@@ -193,7 +200,6 @@ class Stepper:
                 loss = method.loss(phase, batch, ctx)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                params = [p for n in self.groups[phase.optimizer].networks for p in state.nets[n].parameters()]
                 if cfg.grad_clip is not None:
                     self.grad_norms[phase.optimizer] = nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
                 elif log_step and j == phase.repeats - 1:  # only a log step reports it
@@ -217,17 +223,25 @@ class Stepper:
                    **{n: v for n, v in method.knobs.items() if isinstance(v, (int, float))},
                    "it_per_s": run.steps_interval / max(now - run.t_interval, 1e-9)}
             run.t_interval, run.steps_interval = now, 0
-            for hook in self.hooks:
+            for hook in self.on["on_measure"]:
                 hook.on_measure(run, row)
             if not all_finite(row):
                 raise NonFinite(row)
-            for hook in self.hooks:
+            for hook in self.on["on_log"]:
                 hook.on_log(run, row)
             self.last_row = row
 
         # --- snapshot and checkpoint
-        for hook in self.hooks:
+        for hook in self.on["on_step_end"]:
             hook.on_step_end(run)
+
+    def _freeze(self, frozen: set[str]) -> None:
+        """requires_grad off for the phase's frozen networks, on for the other trained ones (changes only)."""
+        for name, params in self.learns.items():
+            if (name in frozen) != (name in self.frozen):
+                for p in params:
+                    p.requires_grad_(name not in frozen)
+        self.frozen = frozen
 
 
 def train(cfg: TrainConfig, *, data: Dataset, method: Method, resume: bool = False) -> RunResult:
