@@ -5,6 +5,7 @@ git commit, extracted to a temporary folder), each in a fresh process, alternati
 the paired ratio (this / ref) per round, so slow moments of a shared machine hit both alike.
 
     python bench/loop_compare.py --ref fdfa2b6 [--reps 5] [--quick] [--out bench/results/loop-compare.json]
+    python bench/loop_compare.py --render bench/results/loop-compare.json     # the markdown table of a result
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from perf import machine, spread, write_json  # noqa: E402
+from perf import fmt, machine, spread, write_json  # noqa: E402
 
 #: name -> (TrainConfig keywords, steps, warmup): the default image recipe, the fast path, and a toy
 CASES: dict[str, tuple[dict[str, Any], int, int]] = {
@@ -56,13 +57,33 @@ def one_run(src: Path, kw: dict[str, Any], steps: int, warmup: int) -> float:
     return float(json.loads(out.stdout.strip().splitlines()[-1])["images_per_s"])
 
 
+def render(result: dict[str, Any]) -> str:
+    """The markdown table of a result file: images/s of both loops and the paired ratio, per configuration."""
+    m = result["machine"]
+    lines = [f"`{result['command']}` ({m['date']}, {m['cpu']}, {m['cores']} cores, torch {m['torch']}; "
+             f"{result['this']} against {result['ref']}, {result['reps']} rounds)", "",
+             "| run | steps | images/s, this loop | images/s, ref | ratio this/ref | rounds this faster |",
+             "|---|---|---|---|---|---|"]
+    for name, c in result["cases"].items():
+        ips = c["images_per_s"]
+        lines.append(f"| {name} | {c['steps']} | {fmt(ips['this'])} | {fmt(ips['ref'])} | {fmt(c['ratio'], 3)} | "
+                     f"{c['rounds_this_faster']} of {c['ratio']['n']} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ref", required=True, help="git commit of the loop to compare against")
+    ap.add_argument("--render", metavar="JSON", help="print the markdown table of a result file and stop")
+    ap.add_argument("--ref", help="git commit of the loop to compare against")
     ap.add_argument("--reps", type=int, default=5, help="rounds (default 5)")
     ap.add_argument("--quick", action="store_true", help="a third of the steps")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "loop-compare.json"))
     args = ap.parse_args()
+    if args.render:
+        print(render(json.loads(Path(args.render).read_text())))
+        return
+    if not args.ref:
+        ap.error("--ref is required (or --render)")
     ref = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.ref], check=True,
                          capture_output=True, text=True).stdout.strip()
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], check=True,

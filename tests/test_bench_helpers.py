@@ -240,3 +240,18 @@ def test_thin_layers_per_layer_cases_cover_both_phases_and_run():
         assert set(fns) == {"onednn", "gemm"}
         for fn in fns.values():
             fn()
+
+
+def test_loop_compare_extracts_a_commit_and_renders_its_result(tmp_path):
+    import loop_compare
+
+    src = loop_compare.extract("HEAD", tmp_path)
+    assert (src / "gankit" / "training" / "loop.py").is_file()  # the tree of that commit, not this checkout
+    result = {"command": "python bench/loop_compare.py --ref abc", "this": "new", "ref": "abc", "reps": 2,
+              "machine": {"date": "2026-01-01", "cpu": "cpu", "cores": 2, "torch": "2"},
+              "cases": {"toy": {"steps": 10, "rounds_this_faster": 1,
+                                "images_per_s": {"this": {"median": 110, "min": 100, "max": 120, "n": 2},
+                                                 "ref": {"median": 100, "min": 90, "max": 110, "n": 2}},
+                                "ratio": {"median": 1.1, "min": 1.0, "max": 1.2, "n": 2}}}}
+    table = loop_compare.render(result)
+    assert "| toy | 10 | 110 (100-120) | 100 (90-110) | 1.100 (1.000-1.200) | 1 of 2 |" in table
