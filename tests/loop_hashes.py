@@ -34,6 +34,11 @@ CASES: dict[str, dict[str, Any]] = {
     "grid25-mlp": dict(dataset="grid25", model="mlp", steps=300),
     "gaussian1d-mlp": dict(dataset="gaussian1d", model="mlp", steps=300),
     "swissroll-mlp": dict(dataset="swissroll", model="mlp", steps=300),
+    # the recipes on the full data sets (found through $GANKIT_DATA)
+    "fashion-dcgan": dict(dataset="fashion-mnist", model="dcgan", steps=100),
+    "fashion-dcgan-cond": dict(dataset="fashion-mnist", model="dcgan", conditional=True, steps=100),
+    "fashion-classic": dict(dataset="fashion-mnist", model="classic", steps=30),
+    "mnist-dcgan": dict(dataset="mnist", model="dcgan", steps=100),
     # options
     "minimax-lr-decay": dict(dataset="ring8", model="mlp", loss="minimax", lr_decay=True, steps=60),
     "lsgan-smoothing-noise": dict(dataset="mnist5k", model="dcgan", loss="lsgan", lsgan_abc=(-1.0, 1.0, 0.0),
@@ -69,6 +74,10 @@ def fingerprint(run_dir: str | Path) -> str:
         h.update(str(t.dtype).encode())
         h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
     return h.hexdigest()[:24]
+
+
+#: the cases that read the full MNIST / Fashion-MNIST files
+NEEDS_DATA = {name for name, c in CASES.items() if c["dataset"] in ("mnist", "fashion-mnist")}
 
 
 def train_case(name: str, out: Path) -> str:
