@@ -5,6 +5,10 @@ a resumed run continues bit for bit. The file format is plain safetensors: tenso
 (`G/...`, `D/...`, `G_ema/...`, `opt_G/state/3/exp_avg`, `rng/...`) and one metadata entry `gankit` holding
 JSON (step, config, optimizer hyper-parameters). safetensors parses a fixed header and raw buffers, so loading
 a file can never execute code; a pickle (`torch.save`) file is recognised by its first bytes and refused.
+
+A second metadata entry, `gankit_sha256`, records the sha256 of the JSON and of each tensor group (gankit.integrity);
+`load` checks them, so flipped bytes or a dropped tensor are an error naming the file and the group, never weights
+that load silently. Files written before the record existed load unchecked.
 """
 
 from __future__ import annotations
@@ -13,20 +17,31 @@ import json
 import os
 import re
 import struct
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from . import integrity
 from .errors import CheckpointError
 
 FORMAT = "gankit-checkpoint"
 FORMAT_VERSION = 1
 CKPT_RE = re.compile(r"^step_(\d{7,})\.safetensors$")
 _MAX_HEADER = 100 * 1024 * 1024  # a real header is a few hundred KiB at most
+INTEGRITY_KEY = "gankit_sha256"
+#: a write's temporary file, `.step_0000020.safetensors.RANDOM.tmp` (or with `.safetensors` after `.tmp`)
+TEMP_RE = re.compile(r"^\.step_\d{7,}\.safetensors\.\w+\.tmp(\.safetensors)?$")
+CORRUPT_SUFFIX = ".corrupt"
+
+
+class CorruptCheckpoint(CheckpointError):
+    """A damaged file: truncated, bytes changed since it was written, not a regular file, part of the state
+    missing or not finite. An older checkpoint of the same run may still be good."""
 
 
 def checkpoint_name(step: int) -> str:
@@ -41,7 +56,8 @@ def save(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    header = {"gankit": json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **meta}, sort_keys=True)}
+    body = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **meta}, sort_keys=True)
+    header = {"gankit": body, INTEGRITY_KEY: _integrity_record(body, payload)}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -63,18 +79,42 @@ def save(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any
     return path
 
 
+def _integrity_record(body: str, payload: dict[str, torch.Tensor]) -> str:
+    return json.dumps({"meta": integrity.text_digest(body), "tensors": integrity.group_digests(payload)},
+                      sort_keys=True)
+
+
+def _check_integrity(path: Path, tensors: dict[str, torch.Tensor], raw_meta: dict[str, str]) -> None:
+    """The tensors and the JSON as recorded when the file was written, or a CorruptCheckpoint naming the part."""
+    raw = raw_meta.get(INTEGRITY_KEY)
+    if raw is None:  # written before gankit recorded digests: nothing to check against
+        return
+    try:
+        record = json.loads(raw)
+        meta_digest, groups = record["meta"], dict(record["tensors"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint (its integrity record is unreadable)") from None
+    if meta_digest != integrity.text_digest(raw_meta.get("gankit", "")):
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: its metadata does not match the sha256 recorded when "
+                                "it was written")
+    bad = integrity.mismatched_groups(tensors, groups)
+    if bad:
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint: the tensors under {', '.join(map(repr, bad))} do not "
+                                "match the sha256 recorded when it was written")
+
+
 def _sniff(path: Path) -> None:
     """Refuse what is not a safetensors file before any parser sees it, with a message that says why."""
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            head = fh.read(16)  # safetensors: 8-byte header length, then the JSON header, which opens with "{"
+        # safetensors: 8-byte header length, then the JSON header, which opens with "{"
+        found = integrity.read_head(path, 16)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from None
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read checkpoint ({e.strerror})") from None
+    if isinstance(found, str):
+        raise CorruptCheckpoint(f"{path}: is {found}, not a checkpoint file (gankit reads only regular files)")
+    size, head = found
     # A header length can start with the bytes of a pickle or zip signature (1 file in 256 starts with 0x80),
     # so those signatures count only where the JSON header does not follow.
     if (head[:2] == b"PK" or head[:1] == b"\x80") and head[8:9] != b"{":
@@ -82,10 +122,10 @@ def _sniff(path: Path) -> None:
             f"{path}: refusing to load a pickle-based checkpoint (torch.save/zip format); unpickling can run "
             "arbitrary code. gankit loads only safetensors checkpoints.")
     if len(head) < 8:
-        raise CheckpointError(f"{path}: truncated checkpoint ({size} bytes)")
+        raise CorruptCheckpoint(f"{path}: truncated checkpoint ({size} bytes)")
     (n,) = struct.unpack("<Q", head[:8])
     if n > _MAX_HEADER or 8 + n > size:
-        raise CheckpointError(f"{path}: truncated or corrupt checkpoint (header says {n} bytes, file has {size})")
+        raise CorruptCheckpoint(f"{path}: truncated or corrupt checkpoint (header says {n} bytes, file has {size})")
 
 
 def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -100,13 +140,14 @@ def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
             raw_meta = fh.metadata() or {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({reason})") from None
+        raise CorruptCheckpoint(f"{path}: truncated or corrupt checkpoint ({reason})") from None
     if "gankit" not in raw_meta:
         raise CheckpointError(f"{path}: a safetensors file but not a gankit checkpoint (no 'gankit' metadata)")
+    _check_integrity(path, tensors, raw_meta)
     try:
         meta = json.loads(raw_meta["gankit"])
     except json.JSONDecodeError as e:
-        raise CheckpointError(f"{path}: corrupt checkpoint metadata ({e})") from None
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint metadata ({e})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
     if int(meta.get("version", 0)) > FORMAT_VERSION:
@@ -120,6 +161,8 @@ def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 BARE_FORMAT = "gankit-generator"
 BARE_VERSION = 1
 CHECKPOINT_DIR = "checkpoints"  # the folder of a run directory that holds them (gankit.rundir)
+#: a check of a loaded checkpoint's contents: (path, tensors, meta), raising CorruptCheckpoint
+Verify = Callable[[Path, dict[str, torch.Tensor], dict[str, Any]], None]
 
 
 def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
@@ -140,6 +183,59 @@ def latest_checkpoint(run_dir: str | Path) -> Path:
     if not ckpts:
         raise CheckpointError(f"{run_dir}: no checkpoints found (expected checkpoints/step_*.safetensors)")
     return ckpts[-1][1]
+
+
+def load_newest_good(run_dir: str | Path, verify: Verify | None = None, report: Callable[[str], None] | None = None
+                     ) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
+    """The newest checkpoint of a run that loads and passes `verify` (which raises CorruptCheckpoint), with its
+    tensors and metadata. A damaged newer one is moved aside to NAME.corrupt (out of the rotation, where a
+    later save or prune would count it, and kept to look at) and `report`ed in one line; when none is good, the
+    newest one's error is raised. Other errors (a pickle, a newer format) are raised as they are. `report`
+    defaults to a line on stderr."""
+    report = report or (lambda line: print(line, file=sys.stderr))
+    ckpts = list_checkpoints(run_dir)
+    if not ckpts:
+        raise CheckpointError(f"{run_dir}: no checkpoints found (expected checkpoints/step_*.safetensors)")
+    skipped: list[tuple[Path, CorruptCheckpoint]] = []
+    for _, path in reversed(ckpts):
+        try:
+            tensors, meta = load(path)
+            if verify is not None:
+                verify(path, tensors, meta)
+        except CorruptCheckpoint as e:
+            skipped.append((path, e))
+            continue
+        for bad, e in skipped:
+            aside = bad.with_name(bad.name + CORRUPT_SUFFIX)
+            bad.replace(aside)
+            report(f"gankit: skipped {bad} ({_reason(e, bad)}); moved it to {aside.name} and resuming from "
+                   f"{path.name}")
+        return path, tensors, meta
+    first = skipped[0][1]
+    more = f"; the {len(skipped) - 1} older checkpoint(s) are damaged too" if len(skipped) > 1 else ""
+    raise CorruptCheckpoint(f"{first}{more}")
+
+
+def _reason(e: CheckpointError, path: Path) -> str:
+    """An error's message without the leading 'PATH: '."""
+    text = str(e)
+    return text[len(f"{path}: "):] if text.startswith(f"{path}: ") else text
+
+
+def stale_temps(run_dir: str | Path) -> list[Path]:
+    """Temporary files left in RUN/checkpoints by writes that never finished (the process was killed)."""
+    d = Path(run_dir) / CHECKPOINT_DIR
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if TEMP_RE.match(p.name) and p.is_file() and not p.is_symlink())
+
+
+def remove_stale_temps(run_dir: str | Path) -> list[Path]:
+    """Delete them (each is as large as a checkpoint); only the one writer of a run may call this."""
+    found = stale_temps(run_dir)
+    for p in found:
+        p.unlink(missing_ok=True)
+    return found
 
 
 def resolve(path: str | Path) -> Path:
@@ -185,11 +281,30 @@ def pack_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, t
                 tensors[f"{prefix}/state/{idx}/{key}"] = val
             else:
                 scalars.setdefault(str(idx), {})[key] = val
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+    # what state each parameter has, so a load can tell a missing entry from one never created
+    entries = {str(idx): sorted(state) for idx, state in sd["state"].items()}
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars, "entries": entries}
+
+
+def missing_optimizer_state(prefix: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+                            step: int = 0) -> list[str]:
+    """The optimizer state a checkpoint lacks: entries it records but does not hold; for one written before the
+    record existed, all of it when it holds none at a `step` past 0 (a fresh optimizer would be used silently)."""
+    entries = meta.get("entries")
+    scalars = meta.get("scalars") or {}
+    if entries is None:
+        held = scalars or any(k.startswith(prefix + "/state/") for k in tensors)
+        return [] if held or step == 0 else [f"{prefix}/state"]
+    return [f"{prefix}/state/{idx}/{key}" for idx, keys in sorted(entries.items()) for key in keys
+            if f"{prefix}/state/{idx}/{key}" not in tensors and key not in scalars.get(idx, {})]
 
 
 def unpack_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
                      meta: dict[str, Any], path: Path) -> None:
+    missing = missing_optimizer_state(prefix, tensors, meta)
+    if missing:
+        raise CorruptCheckpoint(f"{path}: incomplete optimizer state {prefix!r} (no {missing[0]}"
+                                f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''})")
     state: dict[int, dict[str, Any]] = {}
     for k, v in tensors.items():
         if k.startswith(prefix + "/state/"):
@@ -227,12 +342,16 @@ def read_bare_generator(path: str | Path) -> tuple[Path, dict[str, torch.Tensor]
     if int(spec.get("version", 0)) > BARE_VERSION:
         raise CheckpointError(f"{cfg_path}: exported-generator version {spec.get('version')} is newer than this "
                               f"gankit understands ({BARE_VERSION}); upgrade gankit")
-    weights = cfg_path.parent / str(spec.get("weights", ""))
-    _sniff(weights)  # refuses pickles and truncated files with a message naming the file
+    weights = cfg_path.parent / _weights_name(spec.get("weights"), cfg_path)
+    _sniff(weights)  # refuses pickles, FIFOs and truncated files with a message naming the file
     try:
         tensors = load_file(str(weights))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{weights}: unreadable safetensors file ({str(e).splitlines()[0]})") from None
+        raise CorruptCheckpoint(f"{weights}: unreadable safetensors file ({str(e).splitlines()[0]})") from None
+    recorded = spec.get("sha256")
+    if recorded is not None and recorded != integrity.digest(tensors):  # exported before the record: unchecked
+        raise CorruptCheckpoint(f"{weights}: corrupt weights: they do not match the sha256 recorded in "
+                                f"{cfg_path.name}")
     prefix = "G_ema" if spec.get("ema") else "G"
     meta = {"config": spec.get("config"), "data_shape": spec.get("data_shape"),
             "num_classes": spec.get("num_classes", 0), "class_names": spec.get("class_names"),
@@ -240,3 +359,11 @@ def read_bare_generator(path: str | Path) -> tuple[Path, dict[str, torch.Tensor]
     if meta["config"] is None:
         raise CheckpointError(f"{cfg_path}: exported-generator config lacks 'config'")
     return weights, {f"{prefix}/{k}": v for k, v in tensors.items()}, meta
+
+
+def _weights_name(name: Any, cfg_path: Path) -> str:
+    """The weights beside an exported config: a plain file name, never a path that leads out of its folder."""
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise CheckpointError(f"{cfg_path}: 'weights' must name a file in the same folder as the config, got "
+                              f"{name!r}")
+    return name

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import integrity
 from .errors import ConfigError
 
 FORMATS = ("onnx", "safetensors")
@@ -132,9 +133,10 @@ def export_safetensors(net: nn.Module, out: str | Path, *, config: dict[str, Any
                           "beside it")
     cfg_path = out.with_suffix(".json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}, str(out),
-              metadata={"format": BARE_FORMAT, "config": cfg_path.name})
+    weights = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+    save_file(weights, str(out), metadata={"format": BARE_FORMAT, "config": cfg_path.name})
     spec = {"format": BARE_FORMAT, "version": BARE_VERSION, "weights": out.name, "step": step, "ema": uses_ema,
+            "sha256": integrity.digest(weights),  # gankit.load checks the weights against it
             "model": getattr(net, "model_name", None), "z_dim": int(net.z_dim),
             "num_classes": int(net.num_classes), "data_shape": list(net.data_shape), "class_names": class_names,
             "prior": config.get("prior"), "config": config}
