@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from . import checkpoint as ckpt
+from . import integrity
 from .config import TrainConfig
 from .errors import CheckpointError, ConfigError
 
@@ -186,12 +187,21 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
         cfg = cfg.replace(depth=checkpoint_depth(tensors))
     G = _generator_module(cfg, data_shape, num_classes, generator, trust_code, file)
     use_ema = (ema or bare is not None) and any(k.startswith("G_ema/") for k in tensors)
+    _refuse_non_finite(file, "G_ema" if use_ema else "G", tensors)
     ckpt.unpack_module("G_ema" if use_ema else "G", G, tensors, file)
     G = G.to(device)
     if channels_last and len(data_shape) == 3:
         G = G.to(memory_format=torch.channels_last)
     return Generator(G, cfg, step=int(meta.get("step", 0)), source=file, uses_ema=use_ema,
                      class_names=meta.get("class_names"))
+
+
+def _refuse_non_finite(file: Path, prefix: str, tensors: dict[str, torch.Tensor]) -> None:
+    """Samples from NaN/inf weights are NaN images or garbage scores: say so instead, naming the file."""
+    bad = integrity.non_finite({k: v for k, v in tensors.items() if k.startswith(prefix + "/")})
+    if bad:
+        raise CheckpointError(f"{file}: the generator's weights are not finite ({', '.join(bad)} holds NaN/inf); "
+                              "use an earlier checkpoint of the run")
 
 
 def _generator_module(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int, given: nn.Module | None,

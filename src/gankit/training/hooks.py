@@ -21,6 +21,7 @@ import torch
 
 from .. import checkpoint as ckpt
 from .. import distributed as dist_
+from .. import integrity
 from ..stats import JsonlWriter, read_jsonl
 from ..torch_utils import eval_mode
 
@@ -162,18 +163,42 @@ class Snapshots(Hook):
 
 
 class Checkpoints(Hook):
-    """A complete checkpoint every --ckpt-every steps and at the end; the oldest beyond --keep-ckpts go."""
+    """A complete checkpoint every --ckpt-every steps and at the end; the oldest beyond --keep-ckpts go.
+
+    Only a finite state is saved: losses are checked before an update, so a step can log finite values and
+    still leave NaN/inf in the weights, BatchNorm statistics or Adam moments. Such a state raises NonFinite
+    instead, which the loop treats as a non-finite log row (roll back with --auto-remedy, else stop), and the last
+    checkpoint stays the last good one."""
 
     def on_step_end(self, run: "Run") -> None:
         step = run.state.step
         if step % run.cfg.ckpt_every and step != run.cfg.steps:
             return
-        path = run.dir.checkpoint(step)
-        if run.ctx.is_main:  # state holds the plain modules: the weights load on any number of ranks
-            tensors, meta = run.state.pack(run.cfg, run.elapsed())
+        self.save_now(run)
+
+    def save_now(self, run: "Run") -> Path:
+        """Checkpoint the current step (unless it is the last checkpoint already) and return its path."""
+        from .loop import NonFinite
+
+        path = run.dir.checkpoint(run.state.step)
+        if path == run.last_ckpt:
+            return path
+        # rank 0 decides and every rank learns the outcome, so all of them stop or roll back together
+        bad = dist_.on_rank0(run.ctx, lambda: self._write(run, path), share=True)
+        if bad:
+            raise NonFinite({"step": run.state.step, **bad})
+        run.last_ckpt = path
+        return path
+
+    @staticmethod
+    def _write(run: "Run", path: Path) -> dict[str, float]:
+        """Save and prune, or the first non-finite tensor of each group (nothing written then)."""
+        tensors, meta = run.state.pack(run.cfg, run.elapsed())  # plain modules: the weights load on any rank count
+        bad = integrity.non_finite(tensors)
+        if not bad:
             ckpt.save(path, tensors, meta)
             ckpt.prune(run.dir.root, run.cfg.keep_ckpts, protect=path)
-        run.last_ckpt = path
+        return bad
 
 
 class Progress(Hook):

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .. import checkpoint as ckpt
+from .. import integrity
 from ..config import TrainConfig
 from ..data import Dataset
 from ..methods import Method
@@ -45,10 +46,35 @@ class TrainState:
         tensors["rng/torch_cpu"] = torch.get_rng_state()
         if torch.cuda.is_available() and self.gen.device.type == "cuda":
             tensors["rng/torch_cuda"] = torch.cuda.get_rng_state()
+        meta["rng"] = sorted(k for k in tensors if k.startswith("rng/"))  # what a resume must find again
         meta.update({"step": self.step, "config": cfg.to_dict(), "elapsed_s": elapsed, "torch": torch.__version__,
                      "has_ema": bool(self.ema), "data_shape": list(self.data_shape),
                      "num_classes": self.num_classes, "class_names": self.class_names})
         return tensors, meta
+
+    def verify(self, path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Refuse, as a CorruptCheckpoint, a checkpoint that lacks part of this state (a weight of any network or
+        EMA copy, optimizer state, an RNG stream, the step) or holds NaN/inf: a resume continues exactly or not
+        at all. Checked before anything is loaded, so an older checkpoint can be tried instead."""
+        missing = [f"{name}/{k}" for name, module in self.modules.items() for k in module.state_dict()
+                   if f"{name}/{k}" not in tensors]
+        step = int(meta.get("step", 0))
+        for name in self.opts:
+            opt_meta = meta.get(f"opt_{name}")
+            if opt_meta is None:
+                missing.append(f"the state of optimizer {name!r}")
+            else:
+                missing += ckpt.missing_optimizer_state(f"opt_{name}", tensors, opt_meta, step)
+        missing += [k for k in meta.get("rng") or ("rng/train", "rng/torch_cpu") if k not in tensors]
+        if "step" not in meta:
+            missing.append("the step")
+        if missing:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            raise ckpt.CorruptCheckpoint(f"{path}: incomplete checkpoint (no {missing[0]}{more}); resuming needs "
+                                         "the full training state")
+        bad = integrity.non_finite(tensors)
+        if bad:
+            raise ckpt.CorruptCheckpoint(f"{path}: holds non-finite values ({', '.join(bad)})")
 
     def unpack(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], path: Path) -> None:
         for name, module in self.modules.items():
