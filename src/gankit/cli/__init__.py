@@ -45,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except GankitError as e:
-        print(f"gankit: error: {e}", file=sys.stderr)
-        return 2
+        stopped = getattr(e, "exit_code", None)  # training stopped on request (SIGINT/SIGTERM): not an error
+        print(f"gankit: {e}" if stopped else f"gankit: error: {e}", file=sys.stderr)
+        return stopped or 2
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130

@@ -269,6 +269,7 @@ def train(cfg: TrainConfig, *, data: Dataset, method: Method, resume: bool = Fal
 
 
 def _train(cfg: TrainConfig, resume: bool, ctx: DistContext, data: Dataset, method: Method) -> RunResult:
+    from .interrupts import SignalStop, checkpoint_and_stop
     from .state import init_state
 
     run_dir, device, main = RunDir(Path(cfg.out)), ctx.device, ctx.is_main
@@ -299,8 +300,8 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext, data: Dataset, meth
 
     if resume:  # rank 0 reads the checkpoint and hands it to the others: no shared file system needed
         def read() -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
-            p = ckpt.latest_checkpoint(run_dir.root)
-            return (p, *ckpt.load(p))
+            # the newest checkpoint that is whole and holds the full state; damaged newer ones are set aside
+            return ckpt.load_newest_good(run_dir.root, state.verify)
 
         path, tensors, meta = dist_.on_rank0(ctx, read, share=True)  # type: ignore[misc]
         state.unpack(tensors, meta, path)
@@ -316,6 +317,7 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext, data: Dataset, meth
     if main:
         run_dir.samples.mkdir(parents=True, exist_ok=True)
         run_dir.config.write_text(cfg.to_json() + "\n")
+        ckpt.remove_stale_temps(run_dir.root)  # each as large as a checkpoint, left by killed writes
     if ctx.enabled:  # rank-local randomness (none in the loop today) gets its own stream per rank
         torch.manual_seed(dist_.rank_seed(cfg.seed, ctx.rank) + state.step)
 
@@ -323,13 +325,17 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext, data: Dataset, meth
     step_once = Stepper(run, hooks, Batches(cfg, data, shard, device), shard)
     for net in state.nets.values():
         net.train()
+    stop = SignalStop() if ctx.enabled else SignalStop().install()  # torchrun: each rank as before
     try:
         while state.step < cfg.steps:
             try:
                 step_once()
             except NonFinite as e:  # roll back to a checkpoint a hook offers, else stop
                 _recover(run, hooks, step_once, e.row)
+            if stop.signum is not None and state.step < cfg.steps:  # SIGINT/SIGTERM: checkpoint, then stop
+                checkpoint_and_stop(run, hooks, lambda row: _recover(run, hooks, step_once, row), stop.signum)
     finally:
+        stop.restore()
         for hook in hooks:
             hook.on_end(run)
 
