@@ -14,11 +14,9 @@ that load silently. Files written before the record existed load unchecked.
 from __future__ import annotations
 
 import json
-import os
 import re
 import struct
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +24,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .atomic import atomic_output
 from . import integrity
 from .errors import CheckpointError
 
@@ -54,28 +53,11 @@ def save(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any
     A run killed mid-write leaves the previous checkpoint untouched and at worst a stray temporary file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     body = json.dumps({"format": FORMAT, "version": FORMAT_VERSION, **meta}, sort_keys=True)
     header = {"gankit": body, INTEGRITY_KEY: _integrity_record(body, payload)}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(payload, tmp, metadata=header)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    with atomic_output(path) as tmp:
+        save_file(payload, str(tmp), metadata=header)
     return path
 
 

@@ -9,6 +9,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..atomic import atomic_output
+
 __all__ = ["figure_to_array", "new_figure", "save_figure"]
 
 
@@ -22,12 +24,12 @@ def new_figure(width: float, height: float) -> Figure:
 def save_figure(fig: Figure, path: str | Path, dpi: int = 100,
                 rect: tuple[float, float, float, float] | None = None) -> Path:
     """Lay `fig` out tightly (within `rect`, in figure coordinates, when given: room for a suptitle) and write it
-    as a PNG at `path`, parent folders created, headless; returns the path."""
+    as a PNG at `path` (atomically, gankit.atomic), parent folders created, headless; returns the path."""
     fig.tight_layout(rect=rect)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=dpi)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
     return path
 
 

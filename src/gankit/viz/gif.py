@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..atomic import atomic_output
 from .grid import array_to_image
 
 Frame = np.ndarray | Image.Image | str | Path
@@ -23,7 +24,8 @@ def _as_image(frame: Frame) -> Image.Image:
 
 
 def save_gif(frames: Sequence[Frame], path: str | Path, duration_ms: int = 200, loop: int = 0) -> Path:
-    """Write frames as a looping GIF; frames of mixed modes are converted to RGB, and to the first frame's size."""
+    """Write frames as a looping GIF (atomically); frames of mixed modes are converted to RGB, and to the first
+    frame's size."""
     if not frames:
         raise ValueError("save_gif needs at least one frame")
     images = [_as_image(f) for f in frames]
@@ -33,7 +35,7 @@ def save_gif(frames: Sequence[Frame], path: str | Path, duration_ms: int = 200, 
     images = [im.convert(mode) if im.mode != mode else im for im in images]
     images = [im if im.size == size else im.resize(size, Image.NEAREST) for im in images]
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=duration_ms, loop=loop,
-                   optimize=False, disposal=1)
+    with atomic_output(path) as tmp:
+        images[0].save(tmp, save_all=True, append_images=images[1:], duration=duration_ms, loop=loop,
+                       optimize=False, disposal=1)
     return path

@@ -10,6 +10,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from ..atomic import atomic_output
+
 
 def to_uint8(images: Tensor) -> Tensor:
     """[-1, 1] floats -> uint8 in [0, 255], rounded and clamped.  # same shape"""
@@ -49,8 +51,9 @@ def array_to_image(arr: np.ndarray) -> Image.Image:
 
 def save_grid(images: Tensor, path: str | Path, nrow: int | None = None, padding: int = 2,
               scale: int = 1) -> Path:
-    """Write a grid of [N, C, H, W] images in [-1, 1] as a PNG (greyscale for C=1, RGB for C=3)."""
+    """Write a grid of [N, C, H, W] images in [-1, 1] as a PNG (greyscale for C=1, RGB for C=3), atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    array_to_image(make_grid(images, nrow=nrow, padding=padding, scale=scale)).save(path)
+    image = array_to_image(make_grid(images, nrow=nrow, padding=padding, scale=scale))
+    with atomic_output(path) as tmp:
+        image.save(tmp)
     return path
