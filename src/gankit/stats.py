@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any, TextIO
 
 import torch
+
+from .atomic import atomic_write_text
+from .errors import ConfigError
 
 
 class Stats:
@@ -47,15 +51,20 @@ def all_finite(row: dict[str, Any]) -> bool:
 
 
 class JsonlWriter:
-    """Appends one JSON object per line; flushed per line so a killed run keeps what it logged."""
+    """Appends one JSON object per line; flushed per line so a killed run keeps what it logged.
+
+    A symbolic link at `path` is refused rather than followed (a run folder's log stays inside it), and the rows
+    past `truncate_after_step` are dropped by rewriting the file atomically, so a kill mid-way keeps the old log."""
 
     def __init__(self, path: str | Path, truncate_after_step: int | None = None) -> None:
         self.path = Path(path)
+        if self.path.is_symlink():
+            raise ConfigError(f"{self.path}: is a symbolic link; refusing to write a log through it (remove it)")
         if truncate_after_step is not None and self.path.exists():
             # After a crash the log may run past the checkpoint we resume from: drop those rows.
             kept = [line for line in read_jsonl(self.path) if line.get("step", 0) <= truncate_after_step]
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        self._fh: TextIO = open(self.path, "a")
+            atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+        self._fh: TextIO = _open_append(self.path)
 
     def write(self, row: dict[str, Any]) -> None:
         self._fh.write(json.dumps(row) + "\n")
@@ -63,6 +72,17 @@ class JsonlWriter:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def _open_append(path: Path) -> TextIO:
+    """`path` opened to append text, created if missing; O_NOFOLLOW closes the gap between the check for a link
+    above and the open."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot open the log to append ({e.strerror})") from None
+    return open(fd, "a")
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
