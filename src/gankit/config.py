@@ -121,6 +121,8 @@ class TrainConfig:
     def validate(self) -> None:
         """Range and choice checks that do not need the registries (those are checked where they live)."""
         _check_types(self)
+        if not self.out.strip():  # Path("") is the current folder: never a run folder by accident
+            raise ConfigError(f"config key 'out' must name a run folder, got {self.out!r}")
         positive = ("steps", "batch_size", "d_steps", "log_every", "sample_every", "ckpt_every", "keep_ckpts",
                     "n_samples", "width", "d_width", "depth", "z_dim")
         for name in positive:

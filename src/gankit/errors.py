@@ -16,3 +16,12 @@ class DataError(GankitError):
 
 class CheckpointError(GankitError):
     """A checkpoint or run directory that cannot be loaded safely."""
+
+
+def shown(value: object, limit: int = 120) -> str:
+    """`value` as it may appear in a one-line message or a text report: control and other unprintable characters
+    (newlines, terminal escapes, bidi overrides) written as escapes, at most `limit` characters. For text that
+    comes from a file or folder someone else may have written."""
+    text = value if isinstance(value, str) else str(value)
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return out if len(out) <= limit else out[: max(0, limit - 3)] + "..."

@@ -6,6 +6,9 @@
     RUN/samples/step_*.png          the fixed-noise snapshots
     RUN/progress.gif, RUN/losses.png
     RUN/tensorboard/                with --tensorboard
+    RUN/.lock                       while a process writes the folder (gankit.runlock)
+
+A new run goes only into a missing or empty folder; none of these may be a symbolic link.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from . import checkpoint as ckpt
-from .errors import ConfigError
+from .atomic import atomic_write_text
+from .errors import ConfigError, shown
+from .runlock import LOCK_NAME, RunLock, refuse_if_locked
 from .stats import read_jsonl
 
 GIF_FRAMES = 60  # at most this many snapshots go into progress.gif
@@ -55,6 +60,28 @@ class RunDir:
     def losses_plot(self) -> Path:
         return self.root / "losses.png"
 
+    @property
+    def doctor_text(self) -> Path:  # gankit doctor's diagnosis
+        return self.root / "doctor.txt"
+
+    @property
+    def doctor_plot(self) -> Path:
+        return self.root / "doctor.png"
+
+    @property
+    def sample_grid(self) -> Path:  # gankit sample's default output
+        return self.root / "sample.png"
+
+    @property
+    def interpolation(self) -> Path:  # gankit interpolate's default output
+        return self.root / "interpolation.png"
+
+    def own_names(self) -> frozenset[str]:
+        """The names gankit's verbs write in a run folder (its lock file aside)."""
+        return frozenset(p.name for p in (self.config, self.metrics, self.checkpoints, self.samples,
+                                          self.tensorboard, self.gif, self.losses_plot, self.doctor_text,
+                                          self.doctor_plot, self.sample_grid, self.interpolation))
+
     def read_config(self) -> dict[str, Any]:
         """config.json as written (a dict), or a one-line error for a folder that is not a run."""
         if not self.config.is_file():
@@ -80,14 +107,82 @@ class RunDir:
     def sample_files(self) -> list[Path]:
         return sorted(self.samples.glob("step_*.png"))
 
-    def prepare_fresh(self) -> None:
-        """Make the folder for a new run: refuse one that already holds a run, drop stale logs and snapshots."""
+    # ------------------------------------------------------------------ what a writer may do to the folder
+    def check_layout(self) -> None:
+        """Refuse a run folder whose own files are symbolic links or of the wrong kind: what gankit writes, and
+        the logs it appends to, would land outside the folder (or fail half way through a run)."""
+        for path, want_dir in ((self.config, False), (self.metrics, False), (self.checkpoints, True),
+                               (self.samples, True), (self.tensorboard, True)):
+            if path.is_symlink():
+                raise ConfigError(f"{shown(str(path))} is a symbolic link; a run folder's files must be its own "
+                                  "(remove the link)")
+            if path.exists() and path.is_dir() != want_dir:
+                raise ConfigError(f"{shown(str(path))} should be a {'folder' if want_dir else 'file'}, not a "
+                                  f"{'file' if want_dir else 'folder'}")
+
+    def check_writable(self) -> None:
+        """Before a resume: a sound layout, and no live process writing the folder (reads only)."""
+        self.check_layout()
+        refuse_if_locked(self.root)
+
+    def check_new(self) -> None:
+        """Before a new run: refuse a file, a folder in use, one holding anything but a gankit run, and a run
+        (resumable or not); reads only, so a refused folder is left exactly as it was."""
+        self.check_writable()
+        self._refuse_foreign()
+        self._refuse_existing_run()
+
+    def lock(self, *, fresh: bool) -> RunLock:
+        """Take the folder's writer lock (gankit.runlock) for a new run (`fresh`, the folder created if missing)
+        or a resume; the checks that a concurrent writer could invalidate are repeated under it."""
+        self.check_layout()
+        if fresh:
+            self._refuse_foreign()  # before creating anything in a folder that is not ours
+            self.root.mkdir(parents=True, exist_ok=True)
+        held = RunLock.acquire(self.root)
+        try:
+            self.check_layout()
+            if fresh:
+                self._refuse_existing_run()
+        except BaseException:
+            held.release()
+            raise
+        return held
+
+    def write_config(self, text: str) -> None:
+        atomic_write_text(self.config, text)
+
+    def _entries(self) -> list[str]:
+        """The folder's entries, the lock file aside (sorted; none for a folder that does not exist)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.name != LOCK_NAME)
+
+    def _refuse_foreign(self) -> None:
+        """A folder that holds anything but a gankit run's files is not ours to write into; a run with checkpoints
+        is left to _refuse_existing_run, which points at --resume."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"--out {shown(str(self.root))} is a file, not a folder")
+        if ckpt.list_checkpoints(self.root):
+            return
+        strangers = [n for n in self._entries() if n not in self.own_names()]
+        if strangers:
+            listed = ", ".join(shown(n, 40) + ("/" if (self.root / n).is_dir() else "") for n in strangers[:3])
+            more = f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
+            raise ConfigError(f"--out {shown(str(self.root))} is not empty and not a gankit run (holds {listed}"
+                              f"{more}); choose a new or empty folder")
+
+    def _refuse_existing_run(self) -> None:
+        """A run with checkpoints is continued with --resume; one without (killed before its first checkpoint)
+        has nothing to continue, and its files are the user's to delete, not ours."""
         if ckpt.list_checkpoints(self.root):
             raise ConfigError(f"{self.root} already holds a run; use --resume {self.root} to continue it or choose "
                               "another --out")
-        self.root.mkdir(parents=True, exist_ok=True)
-        for stale in [self.metrics, *self.sample_files()]:
-            stale.unlink(missing_ok=True)
+        names = self._entries()
+        if names:
+            raise ConfigError(f"{shown(str(self.root))} holds a gankit run with no checkpoint to resume from "
+                              f"({', '.join(shown(n, 40) for n in names[:4])}{', ...' if len(names) > 4 else ''}); "
+                              "delete the folder or choose another --out")
 
     def finish(self) -> None:
         """losses.png from metrics.jsonl and progress.gif from the sample snapshots (at most GIF_FRAMES frames)."""

@@ -199,7 +199,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..training import resume, train
 
     trust = bool(getattr(args, "trust_code", False))
+    for flag in ("out", "resume"):  # an empty path is the current folder, never meant as a run folder
+        if flag in vars(args) and not getattr(args, flag).strip():
+            raise ConfigError(f"--{flag} must name a run folder, got an empty path")
     if getattr(args, "resume", None):
+        RunDir(Path(args.resume)).check_writable()  # before its config.json is read
         _check_resume_flags(args)
         resume(args.resume, steps=getattr(args, "steps", None),
                progress=False if getattr(args, "no_progress", False) else None, trust_code=trust)

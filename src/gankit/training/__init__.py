@@ -55,6 +55,7 @@ def train(config: TrainConfig, data: Any = None, generator: Network = None, disc
     g_module, changes["generator"] = _network(generator, cfg.generator, "generator", trust_code)
     d_module, changes["discriminator"] = _network(discriminator, cfg.discriminator, "discriminator", trust_code)
     cfg = cfg.replace(**changes).resolved()
+    _check_out(cfg, resume)  # before the data loads: a refused folder costs no wait
     dataset = load_training_data(cfg, dataset)
     if g_module is not None and not isinstance(g_module, nn.Module):  # a factory
         g_module = _call_factory(g_module, "generator", data_shape=tuple(dataset.sample_shape), z_dim=cfg.z_dim,
@@ -71,8 +72,11 @@ def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool | No
            trust_code: bool = False) -> RunResult:
     """Continue a run from its newest checkpoint, optionally to a larger number of steps. A run trained on your
     own data, networks or loss takes them again here."""
+    if not str(run_dir).strip():
+        raise ConfigError("resume needs a run folder, got an empty path")
     run_dir = Path(run_dir)
     layout = RunDir(run_dir)
+    layout.check_writable()  # before its config.json is read
     cfg = TrainConfig.from_json_file(layout.config)
     changes: dict[str, Any] = {"out": str(run_dir)}
     if cfg.model == "mlp" and "depth" not in layout.read_config():
@@ -87,6 +91,15 @@ def resume(run_dir: str | Path, *, steps: int | None = None, progress: bool | No
     if loss is None and cfg.loss == "custom":
         raise ConfigError(f"{run_dir} was trained with a loss given from Python; pass loss=... to resume it")
     return train(cfg.replace(**changes), data, generator, discriminator, loss, resume=True, trust_code=trust_code)
+
+
+def _check_out(cfg: TrainConfig, resume: bool) -> None:
+    """The checks on the run folder that need no lock (the loop repeats them under its lock)."""
+    out = RunDir(Path(cfg.out))
+    if resume:
+        out.check_writable()
+    else:
+        out.check_new()
 
 
 def _network(given: Network, recorded: str | None, role: str, trust_code: bool) -> tuple[Any, str | None]:

@@ -298,55 +298,59 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext, data: Dataset, meth
     run = Run(cfg, run_dir, method, data, state, ctx, resume)
     run.fixed, run.grid_nrow = method.fixed_inputs(state.nets, device)
 
-    if resume:  # rank 0 reads the checkpoint and hands it to the others: no shared file system needed
-        def read() -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
-            # the newest checkpoint that is whole and holds the full state; damaged newer ones are set aside
-            return ckpt.load_newest_good(run_dir.root, state.verify)
-
-        path, tensors, meta = dist_.on_rank0(ctx, read, share=True)  # type: ignore[misc]
-        state.unpack(tensors, meta, path)
-        del tensors
-        run.elapsed_before, run.last_ckpt = float(meta.get("elapsed_s", 0.0)), path
-        if state.step >= cfg.steps:
-            if main:
-                print(f"gankit: {run_dir.root} is already at step {state.step} >= --steps {cfg.steps}; nothing "
-                      "to do")
-            return RunResult(run_dir.root, state.step, path, {})
-    else:
-        dist_.on_rank0(ctx, run_dir.prepare_fresh)
-    if main:
-        run_dir.samples.mkdir(parents=True, exist_ok=True)
-        run_dir.config.write_text(cfg.to_json() + "\n")
-        ckpt.remove_stale_temps(run_dir.root)  # each as large as a checkpoint, left by killed writes
-    if ctx.enabled:  # rank-local randomness (none in the loop today) gets its own stream per rank
-        torch.manual_seed(dist_.rank_seed(cfg.seed, ctx.rank) + state.step)
-
-    hooks = _hooks(run, evaluator)
-    step_once = Stepper(run, hooks, Batches(cfg, data, shard, device), shard)
-    for net in state.nets.values():
-        net.train()
-    stop = SignalStop() if ctx.enabled else SignalStop().install()  # torchrun: each rank as before
+    # one writer per run folder, from before anything is written to the end (rank 0 writes it)
+    lock = dist_.on_rank0(ctx, lambda: run_dir.lock(fresh=not resume))
     try:
-        while state.step < cfg.steps:
-            try:
-                step_once()
-            except NonFinite as e:  # roll back to a checkpoint a hook offers, else stop
-                _recover(run, hooks, step_once, e.row)
-            if stop.signum is not None and state.step < cfg.steps:  # SIGINT/SIGTERM: checkpoint, then stop
-                checkpoint_and_stop(run, hooks, lambda row: _recover(run, hooks, step_once, row), stop.signum)
-    finally:
-        stop.restore()
-        for hook in hooks:
-            hook.on_end(run)
+        if resume:  # rank 0 reads the checkpoint and hands it to the others: no shared file system needed
+            def read() -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
+                # the newest checkpoint that is whole and holds the full state; damaged newer ones are set aside
+                return ckpt.load_newest_good(run_dir.root, state.verify)
 
-    if main:
-        run_dir.finish()
-        ranks = f" on {ctx.world_size} ranks" if ctx.enabled else ""
-        print(f"gankit: trained {cfg.model}/{cfg.loss} on {cfg.dataset} for {state.step} steps{ranks}; outputs in "
-              f"{run_dir.root}/ (samples/, progress.gif, losses.png, metrics.jsonl, "
-              f"checkpoints/{run.last_ckpt.name if run.last_ckpt else ''})")
-    assert run.last_ckpt is not None
-    return RunResult(run_dir.root, state.step, run.last_ckpt, getattr(step_once, "last_row", {}))
+            path, tensors, meta = dist_.on_rank0(ctx, read, share=True)  # type: ignore[misc]
+            state.unpack(tensors, meta, path)
+            del tensors
+            run.elapsed_before, run.last_ckpt = float(meta.get("elapsed_s", 0.0)), path
+            if state.step >= cfg.steps:
+                if main:
+                    print(f"gankit: {run_dir.root} is already at step {state.step} >= --steps {cfg.steps}; nothing "
+                          "to do")
+                return RunResult(run_dir.root, state.step, path, {})
+        if ctx.enabled:  # rank-local randomness (none in the loop today) gets its own stream per rank
+            torch.manual_seed(dist_.rank_seed(cfg.seed, ctx.rank) + state.step)
+
+        hooks = _hooks(run, evaluator)
+        step_once = Stepper(run, hooks, Batches(cfg, data, shard, device), shard)
+        if main:  # once the run (a resume: its checkpoint and hooks) is known good, so a failed start keeps it
+            run_dir.samples.mkdir(parents=True, exist_ok=True)
+            run_dir.write_config(cfg.to_json() + "\n")
+            ckpt.remove_stale_temps(run_dir.root)  # each as large as a checkpoint, left by killed writes
+        for net in state.nets.values():
+            net.train()
+        stop = SignalStop() if ctx.enabled else SignalStop().install()  # torchrun: each rank as before
+        try:
+            while state.step < cfg.steps:
+                try:
+                    step_once()
+                except NonFinite as e:  # roll back to a checkpoint a hook offers, else stop
+                    _recover(run, hooks, step_once, e.row)
+                if stop.signum is not None and state.step < cfg.steps:  # SIGINT/SIGTERM: checkpoint, then stop
+                    checkpoint_and_stop(run, hooks, lambda row: _recover(run, hooks, step_once, row), stop.signum)
+        finally:
+            stop.restore()
+            for hook in hooks:
+                hook.on_end(run)
+
+        if main:
+            run_dir.finish()
+            ranks = f" on {ctx.world_size} ranks" if ctx.enabled else ""
+            print(f"gankit: trained {cfg.model}/{cfg.loss} on {cfg.dataset} for {state.step} steps{ranks}; outputs in "
+                  f"{run_dir.root}/ (samples/, progress.gif, losses.png, metrics.jsonl, "
+                  f"checkpoints/{run.last_ckpt.name if run.last_ckpt else ''})")
+        assert run.last_ckpt is not None
+        return RunResult(run_dir.root, state.step, run.last_ckpt, getattr(step_once, "last_row", {}))
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _hooks(run: Run, evaluator: Any) -> list[H.Hook]:
