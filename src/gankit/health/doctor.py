@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_text
+from ..errors import shown
 from ..rundir import RunDir
 from .monitor import FINDINGS, d_outputs, monitor_for, replay
 
@@ -23,6 +25,7 @@ from .monitor import FINDINGS, d_outputs, monitor_for, replay
 TITLES = {"non_finite": "the run diverged (NaN/inf)", "exploding": "exploding values",
           "d_domination": "D domination", "g_domination": "G domination", "mode_collapse": "mode collapse",
           "oscillation": "oscillation without progress"}
+_SHOWN, _SHOWN_EVENT = 80, 400  # the most characters of a config value / an event's text that doctor echoes
 COLOURS = {"non_finite": "black", "exploding": "#8c564b", "d_domination": "#d62728", "g_domination": "#9467bd",
            "mode_collapse": "#ff7f0e", "oscillation": "#17becf"}
 
@@ -60,12 +63,12 @@ class Diagnosis:
             lines.append(f"findings   (first of each; {len(self.findings)} report(s) in all, "
                          f"{'recorded during training' if self.source == 'recorded' else 'replayed from metrics'})")
             for e in first:
-                lines.append(wrap(f"{e['event']}: {e['message']}", f"  step {e['step']:>7}  "))
-                lines.append(wrap(f"remedy: {e['remedy']}", " " * 16))
+                lines.append(wrap(f"{e['event']}: {e.get('message', '')}", f"  step {e['step']:>7}  "))
+                lines.append(wrap(f"remedy: {e.get('remedy', '')}", " " * 16))
         for a in self.actions:
             if a is self.actions[0]:
                 lines.append("auto-remedy")
-            lines.append(wrap(f"({a['finding']}) {a['action']}", f"  step {a['step']:>7}  "))
+            lines.append(wrap(f"({a.get('finding', '')}) {a.get('action', '')}", f"  step {a['step']:>7}  "))
         if self.end_state:
             lines.append(wrap(", ".join(f"{k} {v:.0f}" if k == "step" or abs(v) >= 100 else f"{k} {v:.3g}"
                                         for k, v in self.end_state.items()), "end        "))
@@ -78,7 +81,7 @@ def diagnose(run_dir: str | Path) -> Diagnosis:
     """Read a run directory and name what went wrong (pure reading: writes nothing)."""
     run = Path(run_dir)
     cfg, rows = RunDir(run).read_config(), RunDir(run).rows()
-    events = [e for r in rows for e in (r.get("events") or [])]
+    events = [_event(e) for r in rows if isinstance(r.get("events"), list) for e in r["events"] if _is_event(e)]
     actions = [e for e in events if e.get("event") == "auto_remedy"]
     if cfg.get("health", False):
         findings, source = [e for e in events if e.get("event") in FINDINGS], "recorded"
@@ -88,8 +91,9 @@ def diagnose(run_dir: str | Path) -> Diagnosis:
     steps_cfg = cfg.get("steps")
     last = rows[-1] if rows else {}
     done = int(last.get("step", 0))
-    summary = (f"{cfg.get('model')}/{cfg.get('loss')} on {cfg.get('dataset')}, {done} of {steps_cfg} steps logged, "
-               f"lr G {cfg.get('lr_g')} / D {cfg.get('lr_d')}, batch {cfg.get('batch_size')}, seed {cfg.get('seed')}"
+    c = {k: shown(cfg.get(k), _SHOWN) for k in ("model", "loss", "dataset", "lr_g", "lr_d", "batch_size", "seed")}
+    summary = (f"{c['model']}/{c['loss']} on {c['dataset']}, {done} of {shown(steps_cfg, _SHOWN)} steps logged, "
+               f"lr G {c['lr_g']} / D {c['lr_d']}, batch {c['batch_size']}, seed {c['seed']}"
                + (", --auto-remedy" if cfg.get("auto_remedy") else ""))
     notes: list[str] = []
     from ..checkpoint import list_checkpoints
@@ -125,8 +129,8 @@ def diagnose(run_dir: str | Path) -> Diagnosis:
     else:
         onset = sorted(first.values(), key=lambda e: e["step"])
         head = onset[0]
-        verdict = (f"{TITLES.get(head['event'], head['event'])} from step {head['step']}: {head['message']} "
-                   f"Remedy: {head['remedy']}.")
+        verdict = (f"{TITLES.get(head['event'], head['event'])} from step {head['step']}: {head.get('message', '')} "
+                   f"Remedy: {head.get('remedy', '')}.")
         if len(onset) > 1:
             verdict += " Also: " + ", ".join(f"{TITLES.get(e['event'], e['event'])} from step {e['step']}"
                                               for e in onset[1:]) + "."
@@ -136,16 +140,28 @@ def diagnose(run_dir: str | Path) -> Diagnosis:
             verdict += (f" --auto-remedy acted {len(actions)} time(s); "
                         + (f"still reported near the end: {', '.join(still)}." if still else
                            "no finding was reported near the end."))
-    return Diagnosis(str(run), summary, verdict, findings, actions, end, notes, source)
+    return Diagnosis(shown(str(run), 500), summary, verdict, findings, actions, end, notes, source)
+
+
+def _is_event(e: Any) -> bool:
+    return isinstance(e, dict) and isinstance(e.get("event"), str) and isinstance(e.get("step"), int)
+
+
+def _event(e: dict[str, Any]) -> dict[str, Any]:
+    """An event of metrics.jsonl with its text made printable and short: the file may come from anyone, and its
+    strings go into doctor.txt and onto the terminal."""
+    return {k: shown(v, _SHOWN_EVENT) if isinstance(v, str) else v for k, v in e.items()}
 
 
 def doctor(run_dir: str | Path, *, plot: bool = True) -> Diagnosis:
-    """Diagnose a run and write RUN/doctor.txt (and RUN/doctor.png)."""
-    d = diagnose(run_dir)
-    run = Path(run_dir)
-    (run / "doctor.txt").write_text(d.text())
+    """Diagnose a run and write RUN/doctor.txt (and RUN/doctor.png), each atomically: a link planted at either
+    name is replaced, not written through."""
+    run = RunDir(Path(run_dir))
+    run.check_layout()
+    d = diagnose(run.root)
+    atomic_write_text(run.doctor_text, d.text())
     if plot:
-        plot_doctor(run, d, run / "doctor.png")
+        plot_doctor(run.root, d, run.doctor_plot)
     return d
 
 
@@ -268,6 +284,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(json.dumps(d.to_dict(), indent=2))
     else:
         print(d.text(), end="")
-        print(f"gankit: diagnosis -> {Path(args.run) / 'doctor.txt'}"
-              + ("" if args.no_plot else f", plots -> {Path(args.run) / 'doctor.png'}"))
+        run = RunDir(Path(args.run))
+        print(f"gankit: diagnosis -> {shown(str(run.doctor_text), 500)}"
+              + ("" if args.no_plot else f", plots -> {shown(str(run.doctor_plot), 500)}"))
     return 0
