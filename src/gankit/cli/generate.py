@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..checkpoint import CHECKPOINT_DIR
+from ..errors import ConfigError, shown
+from ..rundir import RunDir
 
 
 def add_parsers(sub: Any) -> None:
@@ -32,9 +35,15 @@ def _add_sample(sub: Any) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     from ..api import load
 
+    _at_least("--n", args.n, 1)
+    if args.nrow is not None:
+        _at_least("--nrow", args.nrow, 1)
+    _file_target("--npy", args.npy)
+    if args.out_dir and Path(args.out_dir).exists() and not Path(args.out_dir).is_dir():
+        raise ConfigError(f"--out-dir {shown(args.out_dir)}: is a file, not a folder")
+    out = _output(args.out, "--out", args.run, lambda run: run.sample_grid)
     G = load(args.run, ema=not args.no_ema)
     x = G.sample(args.n, labels=args.klass, seed=args.seed)
-    out = Path(args.out) if args.out else _run_dir(args.run) / "sample.png"
     from ..viz.samples import save_samples
 
     save_samples(x, out, nrow=args.nrow)
@@ -57,9 +66,39 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_dir(run: str) -> Path:
+def _at_least(flag: str, value: int, least: int) -> None:
+    if value < least:
+        raise ConfigError(f"{flag} must be >= {least}, got {value}")
+
+
+def _file_target(flag: str, path: str | None) -> None:
+    """A file to write may be new or a file, never a folder (checked before any work, so nothing is written)."""
+    if path is not None and Path(path).is_dir():
+        raise ConfigError(f"{flag} {shown(path)}: is a folder; name a file to write")
+
+
+def _output(given: str | None, flag: str, run: str, default: Callable[[RunDir], Path]) -> Path:
+    """The grid to write: `given`, else its default in the run folder (whose layout is checked first: no file of
+    it may be a link). Either is written atomically, so a link at that name is replaced, not written through."""
+    if given is not None:
+        if not given.strip():
+            raise ConfigError(f"{flag} must name a file, got an empty path")
+        _file_target(flag, given)
+        return Path(given)
+    folder = _run_dir(run)
+    folder.check_layout()
+    path = default(folder)
+    _file_target(f"the default {flag}", str(path))
+    return path
+
+
+def _run_dir(run: str) -> RunDir:
+    """The run folder of RUN (a run folder or one of its checkpoints); a file elsewhere (an exported generator):
+    the folder that holds it."""
     p = Path(run)
-    return p if p.is_dir() else p.parent.parent
+    if p.is_dir():
+        return RunDir(p)
+    return RunDir(p.parent.parent if p.parent.name == CHECKPOINT_DIR else p.parent)
 
 
 def _add_interpolate(sub: Any) -> None:
@@ -81,12 +120,14 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from ..api import load
     from ..viz import save_gif, save_grid
 
+    _at_least("--steps", args.steps, 2)
+    _at_least("--rows", args.rows, 1)
+    _file_target("--gif", args.gif)
+    out = _output(args.out, "--out", args.run, lambda run: run.interpolation)
     G = load(args.run, ema=not args.no_ema)
     if len(G.data_shape) != 3:
         raise ConfigError("interpolate draws images; this run generates toy points")
     x = G.interpolate(args.steps, slerp=args.slerp, seed=args.seed, labels=args.klass, rows=args.rows)
-    out = Path(args.out) if args.out else _run_dir(args.run) / "interpolation.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
     scale = 2 if G.data_shape[-1] <= 32 else 1
     save_grid(x, out, nrow=args.steps, scale=scale)
     print(f"gankit: {args.rows} walk(s) of {args.steps} steps ({'slerp' if args.slerp else 'linear'}) -> {out}")
