@@ -16,9 +16,10 @@ from ..config import PYTHON_NETWORK, TrainConfig
 from ..errors import ConfigError
 from ..factories import import_factory, is_factory_path
 from ..rundir import RunDir
+from .interrupts import TrainingInterrupted
 from .loop import RunResult, TrainingDiverged
 
-__all__ = ["RunResult", "TrainingDiverged", "resume", "train"]
+__all__ = ["RunResult", "TrainingDiverged", "TrainingInterrupted", "resume", "train"]
 
 Network = nn.Module | str | None
 
