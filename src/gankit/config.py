@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
+import stat
+import sys
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -24,6 +28,34 @@ DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # cuda:N: the N-th GPU
 PYTHON_DATA = ("python:images", "python:vectors")
 #: `generator` / `discriminator` of a run whose network was given from Python as a module
 PYTHON_NETWORK = "python"
+
+#: Upper bounds of the integer knobs (inclusive ranges): far beyond any real run, low enough that a slip of the
+#: keyboard (a few zeros too many) is refused here, naming the key, rather than failing as an allocation or an
+#: integer overflow deep inside torch.
+MAX_STEPS = 100_000_000
+MAX_WIDTH = 4096  # width, d_width, z_dim
+MAX_DEPTH = 64
+MAX_SEED = 2**63 - 1  # torch takes 64-bit seeds; a signed range fits every consumer
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "seed": (0, MAX_SEED),
+    "steps": (1, MAX_STEPS),
+    "batch_size": (1, 65_536),
+    "d_steps": (1, 100),
+    "log_every": (1, MAX_STEPS),
+    "sample_every": (1, MAX_STEPS),
+    "ckpt_every": (1, MAX_STEPS),
+    "eval_every": (0, MAX_STEPS),
+    "keep_ckpts": (1, 10_000),
+    "n_samples": (1, 4096),
+    "eval_n": (2, 100_000),
+    "width": (1, MAX_WIDTH),
+    "d_width": (1, MAX_WIDTH),
+    "z_dim": (1, MAX_WIDTH),
+    "depth": (1, MAX_DEPTH),
+    "image_size": (8, 1024),
+}
+#: A JSON config is a few kilobytes; reading stops here, so a huge file or a device is refused, not slurped.
+MAX_CONFIG_BYTES = 1 << 20
 
 #: Fields whose None means "the default recipe's value" (see gankit.recipes); `train` fills them in before it
 #: writes config.json, so a run's config always holds the numbers it used.
@@ -123,55 +155,47 @@ class TrainConfig:
         _check_types(self)
         if not self.out.strip():  # Path("") is the current folder: never a run folder by accident
             raise ConfigError(f"config key 'out' must name a run folder, got {self.out!r}")
-        positive = ("steps", "batch_size", "d_steps", "log_every", "sample_every", "ckpt_every", "keep_ckpts",
-                    "n_samples", "width", "d_width", "depth", "z_dim")
-        for name in positive:
-            if getattr(self, name) is not None and getattr(self, name) <= 0:
-                raise ConfigError(f"config key {name!r} must be > 0, got {getattr(self, name)!r}")
+        _check_finite(self)
+        _check_int_ranges(self)
+        _check_no_nul(self)
         for name in ("lr_g", "lr_d"):
             if getattr(self, name) is not None and not getattr(self, name) > 0:
-                raise ConfigError(f"config key {name!r} must be > 0, got {getattr(self, name)!r}")
+                raise ConfigError(f"config key {name!r} must be > 0, got {_show(getattr(self, name))}")
         for name in ("beta1", "beta2"):
             if getattr(self, name) is not None and not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"config key {name!r} must be in [0, 1), got {getattr(self, name)!r}")
+                raise ConfigError(f"config key {name!r} must be in [0, 1), got {_show(getattr(self, name))}")
         if self.prior not in PRIORS:
-            raise ConfigError(f"config key 'prior' must be one of {PRIORS}, got {self.prior!r}")
+            raise ConfigError(f"config key 'prior' must be one of {PRIORS}, got {_show(self.prior)}")
         if self.cond_d not in COND_D:
-            raise ConfigError(f"config key 'cond_d' must be one of {COND_D}, got {self.cond_d!r}")
+            raise ConfigError(f"config key 'cond_d' must be one of {COND_D}, got {_show(self.cond_d)}")
         if not valid_device(self.device):
-            raise ConfigError(f"config key 'device' must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
+            raise ConfigError(f"config key 'device' must be auto, cpu, cuda, cuda:N or mps, got {_show(self.device)}")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
-            raise ConfigError(f"config key 'ema' must be in [0, 1) (0: no EMA copy), got {self.ema!r}")
+            raise ConfigError(f"config key 'ema' must be in [0, 1) (0: no EMA copy), got {_show(self.ema)}")
         if not 0.0 <= self.label_smoothing < 0.5:
-            raise ConfigError(f"config key 'label_smoothing' must be in [0, 0.5), got {self.label_smoothing!r}")
+            raise ConfigError(f"config key 'label_smoothing' must be in [0, 0.5), got {_show(self.label_smoothing)}")
         if self.instance_noise < 0:
-            raise ConfigError(f"config key 'instance_noise' must be >= 0, got {self.instance_noise!r}")
+            raise ConfigError(f"config key 'instance_noise' must be >= 0, got {_show(self.instance_noise)}")
         if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ConfigError(f"config key 'grad_clip' must be > 0 or null, got {self.grad_clip!r}")
-        if self.eval_every < 0:
-            raise ConfigError(f"config key 'eval_every' must be >= 0 (0: off), got {self.eval_every!r}")
+            raise ConfigError(f"config key 'grad_clip' must be > 0 or null, got {_show(self.grad_clip)}")
         if self.auto_remedy and not self.health:
             raise ConfigError("config key 'auto_remedy' needs 'health' (the monitor whose findings it acts on)")
-        if self.eval_n < 2:
-            raise ConfigError(f"config key 'eval_n' must be >= 2, got {self.eval_n!r}")
         if self.r1 is not None and self.r1 < 0:
-            raise ConfigError(f"config key 'r1' must be >= 0, got {self.r1!r}")
+            raise ConfigError(f"config key 'r1' must be >= 0, got {_show(self.r1)}")
         if self.mode_seeking is not None and self.mode_seeking < 0:
-            raise ConfigError(f"config key 'mode_seeking' must be >= 0 (0: off), got {self.mode_seeking!r}")
+            raise ConfigError(f"config key 'mode_seeking' must be >= 0 (0: off), got {_show(self.mode_seeking)}")
         if self.mode_seeking and self.reuse_fake:
             raise ConfigError("config keys 'mode_seeking' and 'reuse_fake' do not combine: the mode-seeking term "
                               "needs G's update to draw its own pairs of z that share a label")
         if self.mode_seeking and self.batch_size is not None and self.batch_size % 2:
             raise ConfigError(f"config key 'mode_seeking' pairs the batch's rows: batch_size must be even, "
-                              f"got {self.batch_size!r}")
+                              f"got {_show(self.batch_size)}")
         if self.gp_weight < 0:
-            raise ConfigError(f"config key 'gp_weight' must be >= 0, got {self.gp_weight!r}")
-        if self.image_size is not None and self.image_size < 8:
-            raise ConfigError(f"config key 'image_size' must be >= 8, got {self.image_size!r}")
+            raise ConfigError(f"config key 'gp_weight' must be >= 0, got {_show(self.gp_weight)}")
         if self.channels is not None and self.channels not in (1, 3):
-            raise ConfigError(f"config key 'channels' must be 1 or 3, got {self.channels!r}")
+            raise ConfigError(f"config key 'channels' must be 1 or 3, got {_show(self.channels)}")
         if len(self.lsgan_abc) != 3:
-            raise ConfigError(f"config key 'lsgan_abc' needs three numbers a,b,c, got {self.lsgan_abc!r}")
+            raise ConfigError(f"config key 'lsgan_abc' needs three numbers a,b,c, got {_show(self.lsgan_abc)}")
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -188,9 +212,10 @@ class TrainConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a JSON object, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - known, key=repr)
         if unknown:
-            raise ConfigError(f"{source}: unknown config key(s) {', '.join(map(repr, unknown))}")
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise ConfigError(f"{source}: unknown config key(s) {', '.join(map(_show, unknown[:5]))}{more}")
         kwargs = dict(data)
         if "lsgan_abc" in kwargs and isinstance(kwargs["lsgan_abc"], list):
             kwargs["lsgan_abc"] = tuple(kwargs["lsgan_abc"])
@@ -202,13 +227,7 @@ class TrainConfig:
     @classmethod
     def from_json_file(cls, path: str | Path) -> "TrainConfig":
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: no such config file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ConfigError(f"{path}: not a readable JSON config ({e})") from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json_file(path), source=str(path))
 
     def resolved(self) -> "TrainConfig":
         """This config with every unset recipe field filled in from gankit.recipes."""
@@ -228,14 +247,112 @@ def valid_device(name: str) -> bool:
     return kind == "cuda" and sep == ":" and index.isdigit()
 
 
+def read_json_file(path: str | Path, what: str = "JSON config") -> Any:
+    """The JSON value in the regular file `path`, read only up to MAX_CONFIG_BYTES; every way a file can fail to
+    be that (missing, a folder or FIFO, too big, not UTF-8, not JSON, nested too deep, an integer too long for
+    Python) is a one-line ConfigError naming the file."""
+    path = Path(path)
+    blob = _read_bounded(path, what)
+    try:
+        return json.loads(blob.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a readable {what} (not UTF-8 text: {e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not a readable {what} ({e})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a readable {what} (nested too deeply)") from None
+    except ValueError as e:  # an integer literal past Python's int-string limit
+        raise ConfigError(f"{path}: not a readable {what} ({one_line(e)})") from None
+
+
+def _read_bounded(path: Path, what: str) -> bytes:
+    """At most MAX_CONFIG_BYTES of the regular file `path`. Opened without blocking and checked with fstat on
+    the open descriptor, so a FIFO (which would block) or a file swapped for one after a check is refused."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {what} file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read {what} file ({e.strerror or one_line(e)})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise ConfigError(f"{path}: {kind}, expected a {what} file")
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            blob = fh.read(MAX_CONFIG_BYTES + 1)
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read {what} file ({e.strerror or one_line(e)})") from None
+    if len(blob) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // (1 << 20)} MiB, too big for a {what} file")
+    return blob
+
+
+def one_line(e: BaseException) -> str:
+    """An exception's message on one line; Python's int-string limit message without its advice to the caller."""
+    text = str(e).split("; use sys.set_int_max_str_digits()")[0]
+    return " ".join((text or type(e).__name__).split())
+
+
+def _show(value: Any) -> str:
+    """repr(value) fit for a one-line message: short, and safe for integers too long for str()."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _check_types(cfg: TrainConfig) -> None:
     hints = typing.get_type_hints(TrainConfig)
     for f in fields(cfg):
         value = getattr(cfg, f.name)
         if not _matches(value, hints[f.name]):
             raise ConfigError(
-                f"config key {f.name!r} must be of type {_type_name(hints[f.name])}, got {value!r}"
+                f"config key {f.name!r} must be of type {_type_name(hints[f.name])}, got {_show(value)}"
             )
+
+
+def _finite(value: Any) -> bool:
+    """A number that is neither NaN nor infinite, nor an int beyond float's range (it would become inf)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return abs(value) <= sys.float_info.max  # int vs float compares exactly, without overflow
+
+
+def _check_finite(cfg: TrainConfig) -> None:
+    """NaN passes every comparison-based range check (they are all false), so each number is checked here first."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(cfg):
+        if not _holds_floats(hints[f.name]):
+            continue
+        value = getattr(cfg, f.name)
+        numbers = value.values() if isinstance(value, dict) else value if isinstance(value, tuple) else (value,)
+        bad = [v for v in numbers if v is not None and not _finite(v)]
+        if bad:
+            what = "finite numbers" if isinstance(value, (dict, tuple)) else "a finite number"
+            raise ConfigError(f"config key {f.name!r} must hold {what}, got {_show(bad[0])}")
+
+
+def _holds_floats(tp: Any) -> bool:
+    return tp is float or any(_holds_floats(a) for a in typing.get_args(tp))
+
+
+def _check_int_ranges(cfg: TrainConfig) -> None:
+    for name, (low, high) in INT_RANGES.items():
+        value = getattr(cfg, name)
+        if value is not None and not low <= value <= high:
+            shown_high = "2**63 - 1" if high == MAX_SEED else str(high)
+            raise ConfigError(f"config key {name!r} must be in [{low}, {shown_high}], got {_show(value)}")
+
+
+def _check_no_nul(cfg: TrainConfig) -> None:
+    """A NUL character cannot be in a path or a name; the OS would refuse it only deep inside a run."""
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, str) and "\0" in value:
+            raise ConfigError(f"config key {f.name!r} holds a NUL character: {_show(value)}")
 
 
 def _matches(value: Any, tp: Any) -> bool:

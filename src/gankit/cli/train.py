@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from ..config import COND_D, PRIORS, RECIPE_FIELDS, TrainConfig
+from ..config import COND_D, PRIORS, RECIPE_FIELDS, TrainConfig, read_json_file
 from ..errors import ConfigError
 from ..rundir import RunDir
 
@@ -225,7 +224,8 @@ def _check_resume_flags(args: argparse.Namespace) -> None:
         return
     keys = _flag_keys(given)
     if "config" in given:  # the file's keys count as given, except recipe knobs it leaves unset (null)
-        file_cfg = json.loads(Path(given["config"]).read_text())
+        file_cfg = read_json_file(given["config"])
+        TrainConfig.from_dict(file_cfg, source=given["config"])  # a malformed file is refused before its keys count
         keys |= {k for k, v in file_cfg.items() if not (v is None and k in RECIPE_FIELDS)}
     new = config_from_args(argparse.Namespace(**{"out": str(run), **given})).to_dict()
     differ = []

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from ..config import TrainConfig
+from ..config import MAX_DEPTH, MAX_WIDTH, TrainConfig
 from ..errors import ConfigError
 from .classic import ClassicDiscriminator, ClassicGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator
@@ -48,9 +48,13 @@ def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_clas
                           "(toy data: use --model mlp)")
     if z_dim <= 0 or num_classes < 0:
         raise ConfigError(f"z_dim must be > 0 and num_classes >= 0, got {z_dim}, {num_classes}")
-    for label, value in (("width", width), ("d_width", d_width), ("depth", depth)):
+    # the config's bounds, for callers that build networks without a TrainConfig
+    for label, value, top in (("z_dim", z_dim, MAX_WIDTH), ("width", width, MAX_WIDTH),
+                              ("d_width", d_width, MAX_WIDTH), ("depth", depth, MAX_DEPTH)):
         if value is not None and value <= 0:
             raise ConfigError(f"{label} must be > 0, got {value}")
+        if value is not None and value > top:
+            raise ConfigError(f"{label} must be <= {top}, got {value}")
     if depth is not None and name != "mlp":
         raise ConfigError(f"depth sets the MLP's hidden layers; model {name!r} has a fixed layout (leave depth unset)")
     extra = {"depth": depth} if name == "mlp" else {}
