@@ -12,7 +12,6 @@ import json
 import math
 import os
 import stat
-import sys
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -35,7 +34,13 @@ PYTHON_NETWORK = "python"
 MAX_STEPS = 100_000_000
 MAX_WIDTH = 4096  # width, d_width, z_dim
 MAX_DEPTH = 64
-MAX_SEED = 2**63 - 1  # torch takes 64-bit seeds; a signed range fits every consumer
+# seeds derived from it (seed * 1,000,003 + epoch, per rank, per eval) must stay within torch's 64-bit range;
+# 2**32 is also numpy's seed range
+MAX_SEED = 2**32 - 1
+#: a learning rate past this makes Adam's step overflow float32 (a traceback from the optimizer); real ones are <= 1
+MAX_LR = 1e15
+#: float keys end up as float32 tensors or scalars; past this they would be inf there
+FLOAT32_MAX = 3.4028234663852886e38
 INT_RANGES: dict[str, tuple[int, int]] = {
     "seed": (0, MAX_SEED),
     "steps": (1, MAX_STEPS),
@@ -159,8 +164,8 @@ class TrainConfig:
         _check_int_ranges(self)
         _check_no_nul(self)
         for name in ("lr_g", "lr_d"):
-            if getattr(self, name) is not None and not getattr(self, name) > 0:
-                raise ConfigError(f"config key {name!r} must be > 0, got {_show(getattr(self, name))}")
+            if getattr(self, name) is not None and not 0 < getattr(self, name) <= MAX_LR:
+                raise ConfigError(f"config key {name!r} must be in (0, {MAX_LR:g}], got {_show(getattr(self, name))}")
         for name in ("beta1", "beta2"):
             if getattr(self, name) is not None and not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"config key {name!r} must be in [0, 1), got {_show(getattr(self, name))}")
@@ -315,10 +320,8 @@ def _check_types(cfg: TrainConfig) -> None:
 
 
 def _finite(value: Any) -> bool:
-    """A number that is neither NaN nor infinite, nor an int beyond float's range (it would become inf)."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return abs(value) <= sys.float_info.max  # int vs float compares exactly, without overflow
+    """A number that is neither NaN nor infinite, nor beyond float32's range (it would become inf in a tensor)."""
+    return not (isinstance(value, float) and math.isnan(value)) and abs(value) <= FLOAT32_MAX  # int vs float: exact
 
 
 def _check_finite(cfg: TrainConfig) -> None:
@@ -332,6 +335,7 @@ def _check_finite(cfg: TrainConfig) -> None:
         bad = [v for v in numbers if v is not None and not _finite(v)]
         if bad:
             what = "finite numbers" if isinstance(value, (dict, tuple)) else "a finite number"
+            what += " (at most 3.4e38 in size, float32's range)"
             raise ConfigError(f"config key {f.name!r} must hold {what}, got {_show(bad[0])}")
 
 
@@ -343,8 +347,7 @@ def _check_int_ranges(cfg: TrainConfig) -> None:
     for name, (low, high) in INT_RANGES.items():
         value = getattr(cfg, name)
         if value is not None and not low <= value <= high:
-            shown_high = "2**63 - 1" if high == MAX_SEED else str(high)
-            raise ConfigError(f"config key {name!r} must be in [{low}, {shown_high}], got {_show(value)}")
+            raise ConfigError(f"config key {name!r} must be in [{low}, {high}], got {_show(value)}")
 
 
 def _check_no_nul(cfg: TrainConfig) -> None:
