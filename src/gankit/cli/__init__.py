@@ -13,7 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import GankitError
+from ..errors import GankitError, shown
+
+MAX_ERROR_CHARS = 4000  # past any message gankit writes; a value echoed from a file is cut here
 
 VERBS: tuple[str, ...] = (
     "gankit.cli.train",  # train
@@ -46,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except GankitError as e:
         stopped = getattr(e, "exit_code", None)  # training stopped on request (SIGINT/SIGTERM): not an error
-        print(f"gankit: {e}" if stopped else f"gankit: error: {e}", file=sys.stderr)
+        # one line whatever the message holds: a path or key from the command line or a file may carry a newline
+        line = shown(e, limit=MAX_ERROR_CHARS)
+        print(f"gankit: {line}" if stopped else f"gankit: error: {line}", file=sys.stderr)
         return stopped or 2
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
