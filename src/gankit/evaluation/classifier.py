@@ -112,11 +112,20 @@ def load_classifier(dataset: str = "mnist", path: str | Path | None = None) -> F
     info = meta.get("classifier")
     if not isinstance(info, dict):
         raise CheckpointError(f"{file}: not a gankit domain classifier (no 'classifier' metadata)")
-    model = DomainClassifier(int(info.get("num_classes", 10)))
+    num_classes, acc = _classifier_info(file, info)
+    model = DomainClassifier(num_classes)
     ckpt.unpack_module("model", model, tensors, file)
-    acc = info.get("test_accuracy")
-    return FeatureNet(model.eval(), str(info.get("dataset", dataset)), file, file_sha256(file),
-                      float(acc) if acc is not None else None)
+    return FeatureNet(model.eval(), str(info.get("dataset", dataset)), file, file_sha256(file), acc)
+
+
+def _classifier_info(file: Path, info: dict[str, Any]) -> tuple[int, float | None]:
+    """num_classes and test_accuracy of a classifier file's metadata, checked: the file may be anyone's."""
+    num_classes, acc = info.get("num_classes", 10), info.get("test_accuracy")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or not 1 <= num_classes <= 1000:
+        raise CheckpointError(f"{file}: metadata 'num_classes' must be an integer in [1, 1000]")
+    if acc is not None and (isinstance(acc, bool) or not isinstance(acc, (int, float)) or not 0 <= acc <= 1):
+        raise CheckpointError(f"{file}: metadata 'test_accuracy' must be a number in [0, 1] or absent")
+    return num_classes, None if acc is None else float(acc)
 
 
 def _shift(x: Tensor, gen: torch.Generator, max_shift: int = 2) -> Tensor:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..config import MAX_SEED
 from ..errors import ConfigError
 
 
@@ -61,12 +63,44 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_train_classifier)
 
 
+#: bounds of the evaluation flags: far past any real use (FID is usually taken on 10,000 or 50,000 samples),
+#: low enough that a slip of the keyboard is a one-line error, not an allocation failure inside torch
+MAX_EVAL_SAMPLES = 100_000
+MAX_EPOCHS = 1000
+MAX_BATCH = 65_536
+
+
+def _check_range(flag: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        shown = value if value.bit_length() < 256 else "a huge integer"
+        raise ConfigError(f"{flag} must be in [{low}, {high}], got {shown}")
+
+
+def _check_file_target(flag: str, path: str | None) -> None:
+    """Refuse an output that names a folder before minutes of scoring or training, not after."""
+    if path is not None and Path(path).is_dir():
+        raise ConfigError(f"{flag} {path}: is a folder; give a file name")
+
+
+def _write_json(path: str, scores: dict[str, Any]) -> None:
+    from ..atomic import atomic_write_text
+
+    try:
+        atomic_write_text(path, json.dumps(scores, indent=2) + "\n")  # never a half-written file
+    except OSError as e:
+        raise ConfigError(f"--json {path}: cannot write ({e.strerror or e})") from None
+
+
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     from ..data import load_dataset
     from .classifier import save_classifier, train_classifier
 
-    if args.epochs <= 0 or args.batch_size <= 0 or not args.lr > 0:
-        raise ConfigError("--epochs, --batch-size and --lr must be > 0")
+    _check_range("--epochs", args.epochs, 1, MAX_EPOCHS)
+    _check_range("--batch-size", args.batch_size, 1, MAX_BATCH)
+    _check_range("--seed", args.seed, 0, MAX_SEED)
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ConfigError(f"--lr must be a finite number > 0, got {args.lr}")
+    _check_file_target("--out", args.out)
     train = load_dataset(args.dataset, split="train", data_dir=args.data_dir)
     test = load_dataset(args.dataset, split="test", data_dir=args.data_dir)
     model, acc = train_classifier(train.x, train.y, test.x, test.y, epochs=args.epochs,
@@ -82,8 +116,10 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_images, evaluate_real, evaluate_run, format_scores
 
-    if args.n is not None and args.n <= 0:
-        raise ConfigError(f"--n must be > 0, got {args.n}")
+    if args.n is not None:
+        _check_range("--n", args.n, 1, MAX_EVAL_SAMPLES)
+    _check_range("--seed", args.seed, 0, MAX_SEED)
+    _check_file_target("--json", args.json)
     if args.images:
         if args.run or args.real:
             raise ConfigError(f"give either --images or {'a RUN' if args.run else '--real'}, not both")
@@ -113,7 +149,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"gankit: Inception metrics skipped: {skipped}", file=sys.stderr)
     print(format_scores(scores))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(scores, indent=2) + "\n")
+        _write_json(args.json, scores)
         print(f"gankit: scores -> {args.json}")
     return 0

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from . import metrics
 
 if TYPE_CHECKING:
@@ -110,6 +110,15 @@ def _chunk_seeds(seed: int, count: int) -> list[int]:
     return [int(v) for v in torch.randint(0, 2**62, (count,), generator=gen)]
 
 
+def _finite(x: torch.Tensor, G: Any) -> torch.Tensor:
+    """`x`, G's samples, if every value is finite: NaN or inf ones (a diverged or damaged generator) would fail
+    inside the metrics (a matrix square root, k-NN distances) instead of naming the run."""
+    if not bool(torch.isfinite(x).all()):
+        raise CheckpointError(f"{G.source}: the generator's samples are not finite (NaN or inf): its weights "
+                              "diverged or are damaged; score an earlier checkpoint")
+    return x
+
+
 def _evaluate_stacked(G: Any, *, n: int, seed: int, classifier: str | Path | None) -> dict[str, Any]:
     from .classifier import load_classifier
 
@@ -122,7 +131,7 @@ def _evaluate_stacked(G: Any, *, n: int, seed: int, classifier: str | Path | Non
         start = i * STACKED_CHUNK
         k = min(STACKED_CHUNK, n - start)
         labels = (torch.arange(start, start + k) % G.num_classes) if G.num_classes else None  # even class shares
-        digits.append(stacked_digits(G.sample(k, labels=labels, seed=chunk_seed).cpu(), net))
+        digits.append(stacked_digits(_finite(G.sample(k, labels=labels, seed=chunk_seed).cpu(), G), net))
     scores: dict[str, Any] = metrics.stacked_modes(torch.cat(digits))
     scores["protocol"] = {
         **_base_protocol(seed), **net.protocol(), "dataset": STACKED, "n_generated": n, "method": STACKED_METHOD,
@@ -158,7 +167,7 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
         return _evaluate_stacked(G, n=n or STACKED_SAMPLES, seed=seed, classifier=classifier)
     if name in TOY_MODES or name == "gaussian1d":
         n = n or TOY_SAMPLES
-        x = G.sample(n, seed=seed).cpu()
+        x = _finite(G.sample(n, seed=seed).cpu(), G)
         if name == "gaussian1d":
             mu, sigma = gaussian1d_params(cfg.toy_options or None)
             scores: dict[str, Any] = {"jsd": metrics.jsd_1d(x.view(-1), mu, sigma)}
@@ -185,7 +194,7 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
     labels = None
     if G.num_classes:  # conditional: classes in equal shares, as the data has them
         labels = torch.arange(n) % G.num_classes
-    fake = G.sample(n, labels=labels, seed=seed).cpu()
+    fake = _finite(G.sample(n, labels=labels, seed=seed).cpu(), G)
     scores, real, test = _score_generated(fake, name, data_dir=data_dir or cfg.data_dir, seed=seed,
                                           classifier=classifier, labels=labels)
     scores["protocol"].update({"run": str(G.source), "step": G.step, "ema": G.uses_ema,
@@ -304,7 +313,7 @@ def _evaluate_inception_only(G: Any, *, n: int, seed: int, data_dir: str | None,
 
     cfg = G.config
     labels = (torch.arange(n) % G.num_classes) if G.num_classes else None
-    fake = G.sample(n, labels=labels, seed=seed).cpu()
+    fake = _finite(G.sample(n, labels=labels, seed=seed).cpu(), G)
     real = load_dataset(cfg.dataset, split="train", data_dir=data_dir, image_size=cfg.image_size,
                         channels=cfg.channels, seed=cfg.seed).x
     scores: dict[str, Any] = inception_scores(fake, real, weights=weights)
