@@ -8,8 +8,13 @@ import gzip
 import hashlib
 import http.server
 import math
+import os
 import shutil
 import threading
+import tracemalloc
+import urllib.error
+import urllib.request
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +24,8 @@ import torch
 from PIL import Image
 
 from gankit.data import DATASET_NAMES, TOY_MODES, Dataset, gaussian1d_params, is_toy, load_dataset
-from gankit.data.mnist import PUBLISHED_MD5, load_idx_dataset, read_idx, read_idx_pair
+from gankit.data.mnist import (DEFAULT_MIRRORS, PUBLISHED_MD5, PUBLISHED_SIZE, _NoDowngrade, load_idx_dataset,
+                               read_idx, read_idx_pair)
 from gankit.errors import ConfigError, DataError
 
 TOYS = ("gaussian1d", "ring8", "grid25", "swissroll")
@@ -293,6 +299,67 @@ def test_reader_rejects_wrong_dims_and_garbage(tmp_path: Path) -> None:
         read_idx_pair(images, labels)
 
 
+def _deflate_zeros(prefix: bytes, n_zeros: int) -> bytes:
+    """A gzip member of `prefix` and `n_zeros` zero bytes, compressed a MiB at a time (deflate packs zeros
+    about 1000:1)."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+    parts, chunk = [z.compress(prefix)], bytes(1 << 20)
+    for start in range(0, n_zeros, len(chunk)):
+        parts.append(z.compress(chunk[:n_zeros - start]))
+    return b"".join(parts) + z.flush()
+
+
+def test_gzip_bomb_is_refused_after_the_header(tmp_path: Path) -> None:
+    """A 60 KB file whose header announces 10,000 labels but which inflates to 64 MiB: only the announced bytes
+    (and one more) are ever decompressed."""
+    bomb = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    bomb.write_bytes(_deflate_zeros((2049).to_bytes(4, "big") + (10_000).to_bytes(4, "big"), 64 << 20))
+    assert bomb.stat().st_size < 80_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="header says 10000 labels .* holds more after the header") as e:
+            read_idx(bomb, "labels")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(bomb) in one_line(e) and peak < 8 << 20, peak
+
+
+def test_idx_header_is_checked_before_the_payload_is_inflated(tmp_path: Path) -> None:
+    def header(magic: int, *dims: int) -> bytes:
+        return b"".join(v.to_bytes(4, "big") for v in (magic, *dims))
+
+    big = tmp_path / "big-images.gz"  # 2.4 GB of zeros in 2.3 MB: wrong dims, refused from the first 16 bytes
+    big.write_bytes(_deflate_zeros(header(2051, 1000, 32, 32), 1 << 20) * 2)
+    with pytest.raises(DataError, match="expected 28x28 images, header says 32x32"):
+        read_idx(big, "images")
+    forged = tmp_path / "forged-images.gz"  # a count no IDX file holds
+    forged.write_bytes(_gz(header(2051, 50_000_000, 28, 28) + bytes(784)))
+    with pytest.raises(DataError, match="header says 50000000 images; gankit reads IDX files of at most"):
+        read_idx(forged, "images")
+    implausible = tmp_path / "implausible-labels.gz"  # 900 KB announced from a few hundred bytes
+    implausible.write_bytes(_gz(header(2049, 900_000)))
+    with pytest.raises(DataError, match="more than 100x: not an IDX file") as e:
+        read_idx(implausible, "labels")
+    assert str(implausible) in one_line(e)
+    padded = tmp_path / "padded-labels.gz"  # valid data, then a megabyte of padding gzip would skip byte by byte
+    padded.write_bytes(_gz(header(2049, 3) + bytes([1, 2, 3])) + bytes(1 << 20))
+    with pytest.raises(DataError, match="bytes of gzip for the 11 bytes of IDX data"):
+        read_idx(padded, "labels")
+    unpacked = tmp_path / "long-labels"  # an unpacked file longer than its header says: read no further
+    unpacked.write_bytes(header(2049, 3) + bytes([1, 2, 3]) + bytes(1000))
+    with pytest.raises(DataError, match="header says 3 labels .* holds more after the header"):
+        read_idx(unpacked, "labels")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_idx_fifo_is_refused_unread(tmp_path: Path) -> None:
+    fifo = tmp_path / "t10k-labels-idx1-ubyte"
+    os.mkfifo(fifo)  # opening it to read would block
+    with pytest.raises(DataError, match="not a regular file"):
+        read_idx(fifo, "labels")
+
+
 # ------------------------------------------------------------------------------------------------------- download
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
@@ -300,10 +367,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    """Serve `directory` over HTTP on 127.0.0.1 and yield its base URL; always shut down."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler,
-                                                                                 directory=str(directory)))
+def serve(directory: Path, handler: type[http.server.SimpleHTTPRequestHandler] = _QuietHandler) -> Iterator[str]:
+    """Serve `directory` over HTTP on 127.0.0.1 (through `handler`) and yield its base URL; always shut down."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -377,6 +443,72 @@ def test_download_all_mirrors_unreachable(tmp_path: Path, offline_env: Path) -> 
     with pytest.raises(DataError, match="could not download") as e:
         load_idx_dataset("mnist", "test", download=True, mirrors=[url])
     assert url + T10K_IMAGES in one_line(e) and "--data-dir" in str(e.value)
+
+
+class _NoLengthHandler(_QuietHandler):
+    """Serves files as a stream without Content-Length (HTTP/1.0, ended by closing the connection)."""
+
+    def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(path.read_bytes())
+
+
+class _RedirectHandler(_QuietHandler):
+    """/to-file/NAME redirects to a file:// URL, /loop/NAME to itself; anything else is served as files."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith(("/to-file/", "/loop/")):
+            target = "file:///etc/passwd" if self.path.startswith("/to-file/") else self.path
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+
+@pytest.mark.parametrize("handler", [_QuietHandler, _NoLengthHandler], ids=["content-length", "streamed"])
+def test_download_bigger_than_the_published_file_is_cut_off(handler: type, tmp_path: Path, offline_env: Path,
+                                                            shared_data: Path) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(shared_data / "mnist" / T10K_IMAGES, served / T10K_IMAGES)
+    (served / T10K_LABELS).write_bytes(bytes(PUBLISHED_SIZE["mnist"][T10K_LABELS] + 1000))
+    with serve(served, handler) as url:
+        with pytest.raises(DataError, match=f"more than the published {PUBLISHED_SIZE['mnist'][T10K_LABELS]}") as e:
+            load_idx_dataset("mnist", "test", download=True, mirrors=[url])
+    assert url + T10K_LABELS in one_line(e)
+    assert sorted(p.name for p in (offline_env / "mnist").iterdir()) == [T10K_IMAGES]  # no partial file left
+
+
+def test_download_redirects_are_bounded_and_stay_on_http(tmp_path: Path, offline_env: Path) -> None:
+    with serve(tmp_path, _RedirectHandler) as url:
+        with pytest.raises(DataError) as e:
+            load_idx_dataset("mnist", "test", download=True, mirrors=[url + "to-file/", url + "loop/"])
+    to_file, loop = one_line(e).split("; ")[:2]
+    assert url + "to-file/" in to_file and "file:///etc/passwd' is not allowed" in to_file
+    assert url + "loop/" in loop and "infinite loop" in loop
+
+
+def test_download_never_leaves_https() -> None:
+    assert all(base.startswith("https://") for bases in DEFAULT_MIRRORS.values() for base in bases)
+    handler = _NoDowngrade()
+    req = urllib.request.Request("https://example.org/mnist/" + T10K_LABELS)
+    for target in ("http://example.org/" + T10K_LABELS, "ftp://example.org/" + T10K_LABELS):
+        with pytest.raises(urllib.error.URLError, match="refused redirect from https://"):
+            handler.redirect_request(req, None, 302, "Found", {}, target)
+    assert handler.redirect_request(req, None, 302, "Found", {}, "https://mirror.example/" + T10K_LABELS)
+
+
+def test_download_mirror_that_is_not_http_is_refused(offline_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANKIT_MNIST_MIRROR", "file:///etc/")
+    with pytest.raises(DataError, match="not an http"):
+        load_dataset("mnist", split="test", download=True)
 
 
 def test_missing_files_without_download(offline_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -465,6 +597,50 @@ def test_folder_errors(tmp_path: Path) -> None:
     assert str(truncated) in one_line(e)
     with pytest.raises(ConfigError, match="needs a path"):
         load_dataset("folder:")
+
+
+def test_unreadable_class_folder_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A class sub-folder that cannot be listed used to be skipped silently: the run trained on fewer classes."""
+    for name in ("cats", "dogs", "owls"):
+        _save(tmp_path / name / "a.png", (8, 8))
+    locked = tmp_path / "dogs"
+    if os.geteuid() == 0:  # root reads through chmod 000: make listing that one folder fail instead
+        real_scandir = os.scandir
+
+        def scandir(path: object = ".") -> object:
+            if Path(os.fsdecode(path)) == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+    else:
+        locked.chmod(0)
+    try:
+        with pytest.raises(DataError, match="cannot list folder") as e:
+            load_dataset(f"folder:{tmp_path}", image_size=8)
+    finally:
+        locked.chmod(0o755)
+    assert str(locked) in one_line(e)
+
+
+def test_hidden_folders_are_skipped_unlisted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _save(tmp_path / "cats" / "a.png", (8, 8))
+    _save(tmp_path / ".cache" / "b.png", (8, 8))
+    real_scandir = os.scandir
+    listed: list[str] = []
+    monkeypatch.setattr(os, "scandir", lambda path=".": listed.append(os.fsdecode(path)) or real_scandir(path))
+    d = load_dataset(f"folder:{tmp_path}", image_size=8)
+    assert len(d) == 1 and d.class_names == ["cats"] and not any(".cache" in p for p in listed)
+
+
+def test_too_many_class_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gankit.data.folder as folder
+
+    monkeypatch.setattr(folder, "MAX_CLASSES", 2)
+    for name in ("a", "b", "c"):
+        _save(tmp_path / name / "x.png", (8, 8))
+    with pytest.raises(DataError, match="3 class sub-folders; gankit trains on at most 2 classes"):
+        load_dataset(f"folder:{tmp_path}", image_size=8)
 
 
 def test_compact_images_are_the_float_images_in_a_quarter_of_the_memory() -> None:

@@ -16,6 +16,7 @@ into a cache file (`store.py`) that is mapped. Float images, and every load with
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,9 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import Dataset, subset_indices
-from .npyio import NpyInfo, map_tensor, npy_info, read_rows
+from .base import MAX_CLASSES, Dataset, subset_indices
+from .budget import FALLBACK_BUDGET, physical_memory
+from .npyio import READ_ERRORS, NpyInfo, map_tensor, npy_info, read_rows
 from .store import ImageStore, build_images, cache_file, over_budget
 from .transforms import as_float, resize, set_channels, to_pixels
 
@@ -117,7 +119,7 @@ def _open(file: Path) -> tuple[ArraySource, np.ndarray | None]:
 def _np_load(file: Path) -> np.ndarray:
     try:
         return np.ascontiguousarray(np.load(file, allow_pickle=False))
-    except (ValueError, OSError) as e:
+    except READ_ERRORS as e:
         raise DataError(f"{file}: cannot read ({' '.join(str(e).split())})") from None
 
 
@@ -131,6 +133,7 @@ def _pick_key(file: Path, keys: list[str], wanted: tuple[str, ...], what: str) -
 def _open_npz(file: Path) -> tuple[ArraySource, np.ndarray | None]:
     """A .npz's images and labels, both read into memory (members of a zip cannot be mapped)."""
     try:
+        _check_member_sizes(file)
         with np.load(file, allow_pickle=False) as z:
             keys = list(z.files)
             image_key = _pick_key(file, keys, IMAGE_KEYS, "image")
@@ -142,12 +145,23 @@ def _open_npz(file: Path) -> tuple[ArraySource, np.ndarray | None]:
             labels = _member(z, file, label_key) if label_key else None
     except DataError:
         raise
-    except (ValueError, OSError, EOFError) as e:  # not a zip, truncated, ...
+    except READ_ERRORS as e:  # not a zip, truncated, ...
         raise DataError(f"{file}: not a readable .npz file ({' '.join(str(e).split())})") from None
     source = ArraySource(file, tuple(images.shape), images.dtype, array=np.ascontiguousarray(images))
     if labels is not None:
         labels = check_labels(file, labels, source.shape[0] if images.ndim else 0)
     return source, labels
+
+
+def _check_member_sizes(file: Path) -> None:
+    """A .npz's members are decompressed into memory, at most the size each declares in the zip directory (the
+    zip reader stops there): one declaring more than half the machine's memory is refused before it is inflated."""
+    limit = (physical_memory() or 2 * FALLBACK_BUDGET) // 2
+    with zipfile.ZipFile(file) as zf:
+        for info in zf.infolist():
+            if info.file_size > limit:
+                raise DataError(f"{file}: member {info.filename!r} unpacks to {info.file_size} bytes, more than "
+                                f"half of this machine's memory; store the images as a .npy (read from disk)")
 
 
 def _member(z: np.lib.npyio.NpzFile, file: Path, key: str) -> np.ndarray:
@@ -169,6 +183,8 @@ def check_labels(file: Path, labels: np.ndarray, n_images: int) -> np.ndarray:
         raise DataError(f"{file}: {len(labels)} labels for {n_images} images")
     if len(labels) and labels.min() < 0:
         raise DataError(f"{file}: labels must be >= 0; found {int(labels.min())}")
+    if len(labels) and labels.max() >= MAX_CLASSES:  # the class count is the largest label + 1
+        raise DataError(f"{file}: labels must be class indices below {MAX_CLASSES}; found {int(labels.max())}")
     return labels
 
 

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+#: ImageNet's class count. A conditional G and D hold per-class weights and each sample grid a row per class, so a
+#: stray label (2**40 in a labels array) or a folder of thousands of sub-folders is refused rather than asking for
+#: terabytes or an image too tall to save
+MAX_CLASSES = 1000
+
 
 def subset_indices(total: int, n: int | None, seed: int) -> np.ndarray | None:
     """Indices of a seeded random subset of size n, in original order (None: keep all). Random rather than the

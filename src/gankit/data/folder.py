@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageOps
 
 from ..errors import DataError
-from .base import Dataset
+from .base import MAX_CLASSES, Dataset
 from .store import ImageStore, build_images, cache_file, over_budget
 from .transforms import as_float
 
@@ -41,15 +41,34 @@ def list_images(root: Path) -> list[Path]:
         raise DataError(f"{root}: no such directory")
     if not root.is_dir():
         raise DataError(f"{root}: not a directory")
-    try:
-        files = [p for p in root.rglob("*")
-                 if p.suffix.lower() in IMAGE_EXTENSIONS
-                 and not any(part.startswith(".") for part in p.relative_to(root).parts) and p.is_file()]
-    except OSError as e:
-        raise DataError(f"{root}: cannot list folder ({e.strerror or e})") from None
+    files = [p for p in _walk(root) if p.suffix.lower() in IMAGE_EXTENSIONS]
     if not files:
         raise DataError(f"{root}: no images ({'/'.join(IMAGE_EXTENSIONS)}) found")
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every file under `root` outside hidden folders, links to files included, links to folders not followed.
+    A folder that cannot be listed is an error naming it: skipping it, as Path.rglob does, would silently drop a
+    whole class of a labelled folder."""
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as e:
+            raise DataError(f"{folder}: cannot list folder ({e.strerror or e})") from None
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif entry.is_file():
+                    yield Path(entry.path)
+            except OSError as e:
+                raise DataError(f"{entry.path}: cannot read ({e.strerror or e})") from None
 
 
 def _to_mode(im: Image.Image, mode: str) -> Image.Image:
@@ -107,6 +126,9 @@ def load_folder(path: str | os.PathLike, *, image_size: int | None = None, chann
         raise DataError(f"{root}: has images both directly inside it (e.g. {top_level[0].name}) and in sub-folders; "
                         f"put every image in a class sub-folder, or none")
     class_names = sorted({parts[0] for parts in rel}) if labelled else None
+    if class_names and len(class_names) > MAX_CLASSES:
+        raise DataError(f"{root}: {len(class_names)} class sub-folders; gankit trains on at most {MAX_CLASSES} "
+                        "classes")
     labels = [class_names.index(parts[0]) for parts in rel] if class_names else None
 
     if n is not None and n < len(files):
@@ -154,6 +176,9 @@ def _fingerprint(root: Path, files: list[Path], image_size: int, channels: int) 
     and the size and channels asked for."""
     h = hashlib.sha256()
     for f in files:
-        st = f.stat()
+        try:
+            st = f.stat()
+        except OSError as e:
+            raise DataError(f"{f}: cannot read image ({e.strerror or e})") from None
         h.update(f"{f.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return {"files": h.hexdigest(), "count": len(files), "image_size": image_size, "channels": channels}

@@ -20,13 +20,16 @@ import http.client
 import importlib.resources
 import logging
 import os
+import stat
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -37,6 +40,12 @@ log = logging.getLogger(__name__)
 MNIST_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist")
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049  # 0x00000803: ubyte, 3 dims; 0x00000801: ubyte, 1 dim
 ROWS = COLS = 28
+#: More items than any IDX file gankit reads holds (MNIST's train split: 60,000); checked in the header, before
+#: the payload is decompressed, so a forged count cannot ask for gigabytes
+MAX_IDX_ITEMS = 1_000_000
+GZIP_SLACK = 64 << 10  # gzip header, trailer and block overhead allowed beyond deflate's 0.1%
+MAX_GZIP_RATIO = 100  # real IDX files compress 2x (Fashion-MNIST) to 5x (MNIST)
+READ_CHUNK = 1 << 20
 
 #: split -> (images file, labels file), the names used by the original sites and by torchvision.
 FILES: dict[str, tuple[str, str]] = {
@@ -82,10 +91,28 @@ CONTENT_MD5: dict[str, dict[str, str]] = {
     },
 }
 
-DEFAULT_MIRRORS: dict[str, tuple[str, ...]] = {
-    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
-    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+#: size in bytes of each published .gz file: a download is cut off past it (its md5 could not match anyway)
+PUBLISHED_SIZE: dict[str, dict[str, int]] = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": 9912422,
+        "train-labels-idx1-ubyte.gz": 28881,
+        "t10k-images-idx3-ubyte.gz": 1648877,
+        "t10k-labels-idx1-ubyte.gz": 4542,
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": 26421880,
+        "train-labels-idx1-ubyte.gz": 29515,
+        "t10k-images-idx3-ubyte.gz": 4422102,
+        "t10k-labels-idx1-ubyte.gz": 5148,
+    },
 }
+
+#: https only: plain http is used only for a mirror the caller names, and a redirect never leaves https
+DEFAULT_MIRRORS: dict[str, tuple[str, ...]] = {
+    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+    "fashion-mnist": ("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",),
+}
+MAX_REDIRECTS = 5
 MIRROR_ENV = {"mnist": "GANKIT_MNIST_MIRROR", "fashion-mnist": "GANKIT_FASHION_MNIST_MIRROR"}
 
 CLASS_NAMES: dict[str, list[str]] = {
@@ -148,44 +175,95 @@ def _one_line(e: BaseException) -> str:
 
 
 def _parse(path: Path, kind: str) -> _Parsed:
-    """Read and structurally check one IDX file; no checksum policy here."""
+    """Read and structurally check one IDX file; no checksum policy here.
+
+    The header is read from the first decompressed bytes and checked before anything else is inflated, and the
+    decompressed size is bounded by what the header says: a small gzip bomb cannot expand to gigabytes first."""
+    expected_magic, ndim = (IMAGE_MAGIC, 3) if kind == "images" else (LABEL_MAGIC, 1)
     try:
-        blob = path.read_bytes()
+        with open(path, "rb") as fh:
+            stream: BinaryIO = gzip.GzipFile(fileobj=fh) if path.name.endswith(".gz") else fh
+            try:
+                raw = _read_idx_stream(path, stream, kind, expected_magic, ndim)
+            except (OSError, EOFError, zlib.error) as e:
+                if stream is fh:
+                    raise
+                raise DataError(f"{path}: truncated or corrupt gzip ({_one_line(e)})") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read file ({e.strerror or _one_line(e)})") from None
-    file_md5 = hashlib.md5(blob).hexdigest()
-    if path.name.endswith(".gz"):
-        try:
-            raw = gzip.decompress(blob)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path}: truncated or corrupt gzip ({_one_line(e)})") from None
-        content_md5 = hashlib.md5(raw).hexdigest()
-    else:
-        raw, content_md5 = blob, file_md5
-    del blob
-
-    expected_magic, ndim = (IMAGE_MAGIC, 3) if kind == "images" else (LABEL_MAGIC, 1)
+    content_md5 = hashlib.md5(raw).hexdigest()
+    file_md5 = _file_md5(path) if path.name.endswith(".gz") else content_md5
     header_len = 4 + 4 * ndim
-    if len(raw) < 4:
-        raise DataError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
-    magic = int.from_bytes(raw[:4], "big")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    array = np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(dims)
+    array.flags.writeable = False  # shared through the parse cache
+    return _Parsed(array, file_md5, content_md5)
+
+
+def _read_idx_stream(path: Path, stream: BinaryIO, kind: str, expected_magic: int, ndim: int) -> bytearray:
+    """The whole decompressed IDX content of `stream`: its header checked first, then exactly the payload the
+    header announces, refusing a stream that holds less or more."""
+    header_len = 4 + 4 * ndim
+    header = _read_upto(stream, header_len)
+    if len(header) < 4:
+        raise DataError(f"{path}: too short to be an IDX file ({len(header)} bytes)")
+    magic = int.from_bytes(header[:4], "big")
     if magic != expected_magic:
         hint = {IMAGE_MAGIC: " (an IDX images file)", LABEL_MAGIC: " (an IDX labels file)"}.get(magic, "")
         raise DataError(f"{path}: bad magic number: expected {expected_magic} (IDX {kind}), found {magic}{hint}")
-    if len(raw) < header_len:
-        raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, need {header_len})")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    if len(header) < header_len:
+        raise DataError(f"{path}: truncated IDX header ({len(header)} bytes, need {header_len})")
+    dims = tuple(int.from_bytes(header[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     if kind == "images" and dims[1:] != (ROWS, COLS):
         raise DataError(f"{path}: expected {ROWS}x{COLS} images, header says {dims[1]}x{dims[2]}")
     if dims[0] == 0:
         raise DataError(f"{path}: header says the file holds no {kind}")
+    if dims[0] > MAX_IDX_ITEMS:
+        raise DataError(f"{path}: header says {dims[0]} {kind}; gankit reads IDX files of at most "
+                        f"{MAX_IDX_ITEMS:,} (MNIST's training split holds 60,000)")
     expected_len = int(np.prod(dims))
-    payload = len(raw) - header_len
-    if payload != expected_len:
+    if path.name.endswith(".gz"):
+        _check_gzip_size(path, header_len + expected_len)
+    raw = _read_upto(stream, expected_len, into=header)  # grows only as far as the data really inflates
+    if len(raw) < header_len + expected_len or stream.read(1):  # reading on also makes gzip check its CRC
+        held = f"{len(raw) - header_len} bytes" if len(raw) < header_len + expected_len else "more"
         raise DataError(f"{path}: header says {dims[0]} {kind} ({expected_len} bytes of data) "
-                        f"but the file holds {payload} bytes after the header")
-    array = np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(dims)  # read-only view: safe to cache
-    return _Parsed(array, file_md5, content_md5)
+                        f"but the file holds {held} after the header")
+    return raw
+
+
+def _check_gzip_size(path: Path, content_len: int) -> None:
+    """The size of a .gz file against the content its header announces: deflate adds at most ~0.1%, so a much
+    bigger file (zero padding, a huge gzip header field) is refused unread; and image data does not shrink a
+    hundredfold, so a header that claims far more than the file could plausibly hold is refused too."""
+    size = path.stat().st_size
+    if size > content_len + content_len // 1000 + GZIP_SLACK:
+        raise DataError(f"{path}: {size} bytes of gzip for the {content_len} bytes of IDX data its header "
+                        "announces: not an IDX file")
+    if content_len > MAX_GZIP_RATIO * size + GZIP_SLACK:
+        raise DataError(f"{path}: its header announces {content_len} bytes of IDX data from {size} bytes of gzip, "
+                        f"more than {MAX_GZIP_RATIO}x: not an IDX file")
+
+
+def _read_upto(stream: BinaryIO, n: int, into: bytearray | None = None) -> bytearray:
+    """`into` (else a new buffer) extended by up to `n` bytes of `stream`, fewer only at its end; read in
+    bounded chunks so memory follows the bytes that actually arrive."""
+    buf = into if into is not None else bytearray()
+    end = len(buf) + n
+    while len(buf) < end:
+        part = stream.read(min(READ_CHUNK, end - len(buf)))
+        if not part:
+            break
+        buf += part
+    return buf
+
+
+def _file_md5(path: Path) -> str:
+    md5 = hashlib.md5()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(READ_CHUNK):
+            md5.update(chunk)
+    return md5.hexdigest()
 
 
 @functools.lru_cache(maxsize=16)
@@ -199,6 +277,8 @@ def _parse_file(path: Path, kind: str) -> _Parsed:
         st = path.stat()
     except OSError as e:
         raise DataError(f"{path}: cannot read file ({e.strerror or _one_line(e)})") from None
+    if not stat.S_ISREG(st.st_mode):  # a folder, or a FIFO whose read would block
+        raise DataError(f"{path}: cannot read file (not a regular file)")
     return _parse_cached(str(path.resolve()), st.st_mtime_ns, st.st_size, kind)
 
 
@@ -257,21 +337,58 @@ def mirrors_for(dataset: str) -> tuple[str, ...]:
 
 
 def _reason(e: BaseException) -> str:
-    if isinstance(e, urllib.error.HTTPError):
-        return f"HTTP {e.code} {e.reason}"
+    if isinstance(e, urllib.error.HTTPError):  # a redirect loop's reason spans lines
+        return f"HTTP {e.code} {' '.join(str(e.reason).split())}"
     if isinstance(e, urllib.error.URLError):
         return _one_line(e.reason) if isinstance(e.reason, BaseException) else str(e.reason)
     return f"{type(e).__name__}: {_one_line(e)}"
+
+
+class _NoDowngrade(urllib.request.HTTPRedirectHandler):
+    """Follows at most MAX_REDIRECTS redirects, never from https to anything else and never to another scheme."""
+
+    max_redirections = MAX_REDIRECTS
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        old, new = urllib.parse.urlsplit(req.full_url).scheme, urllib.parse.urlsplit(newurl).scheme
+        if new not in ("http", "https") or (old == "https" and new != "https"):
+            raise urllib.error.URLError(f"refused redirect from {old}:// to {newurl}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_NoDowngrade)
+
+
+class _TooLarge(Exception):
+    """A download that is bigger than the published file."""
+
+
+def _fetch(url: str, out: BinaryIO, limit: int, timeout: float) -> str:
+    """Stream `url` into `out`, at most `limit` bytes (a longer answer is refused as soon as it shows); its md5."""
+    md5, got = hashlib.md5(), 0
+    with _OPENER.open(url, timeout=timeout) as resp:
+        announced = resp.headers.get("Content-Length", "")
+        if announced.isdigit() and int(announced) > limit:
+            raise _TooLarge(f"announces {announced} bytes, more than the published {limit}")
+        while chunk := resp.read(min(READ_CHUNK, limit + 1 - got)):
+            got += len(chunk)
+            if got > limit:
+                raise _TooLarge(f"sent more than the published {limit} bytes")
+            md5.update(chunk)
+            out.write(chunk)
+    return md5.hexdigest()
 
 
 def download_file(dataset: str, filename: str, dest_dir: Path, *, mirrors: Sequence[str] | None = None,
                   timeout: float = 60.0) -> Path:
     """Fetch `filename` into `dest_dir`, trying each mirror in turn.
 
-    The bytes stream into a temp file next to the destination and are md5-checked before an atomic rename, so the
-    cache never holds a partial or wrong file, even if the process is killed mid-download.
+    The bytes stream into a temp file next to the destination, at most the published file's size, and are
+    md5-checked before an atomic rename, so the cache never holds a partial or wrong file, even if the process is
+    killed mid-download. Redirects stay on https (see _NoDowngrade).
     """
-    expected = PUBLISHED_MD5[dataset][filename]
+    expected, limit = PUBLISHED_MD5[dataset][filename], PUBLISHED_SIZE[dataset][filename]
     mirrors = tuple(mirrors) if mirrors is not None else mirrors_for(dataset)
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
@@ -281,22 +398,23 @@ def download_file(dataset: str, filename: str, dest_dir: Path, *, mirrors: Seque
     tried: list[str] = []
     for base in mirrors:
         url = base.rstrip("/") + "/" + filename
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            tried.append(f"{url} (not an http(s) URL)")
+            continue
         tmp: str | None = None
         try:
             fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{filename}.", suffix=".part")
-            md5 = hashlib.md5()
             log.info("downloading %s", url)
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-                while chunk := resp.read(1 << 20):
-                    md5.update(chunk)
-                    out.write(chunk)
-            got = md5.hexdigest()
+            with os.fdopen(fd, "wb") as out:
+                got = _fetch(url, out, limit, timeout)
             if got != expected:
                 tried.append(f"{url} (checksum mismatch: expected {expected}, got {got})")
                 continue
             os.replace(tmp, dest)
             tmp = None
             return dest
+        except _TooLarge as e:
+            tried.append(f"{url} ({e})")
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
             tried.append(f"{url} ({_reason(e)})")
         finally:

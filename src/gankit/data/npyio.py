@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import mmap
 import os
+import tokenize
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,13 @@ class NpyInfo:
         return int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
 
 
+#: what numpy's readers raise for a damaged file: its header is parsed with tokenize and ast (TokenError,
+#: SyntaxError), a .npz is a zip (BadZipFile; zlib.error for damaged deflate data; NotImplementedError for an
+#: unknown compression method; RuntimeError for an encrypted member)
+READ_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError,
+                                                zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
+
+
 def _one_line(e: BaseException) -> str:
     return " ".join((str(e) or type(e).__name__).split())
 
@@ -52,7 +62,7 @@ def npy_info(path: Path) -> NpyInfo:
             offset = f.tell()
     except DataError:
         raise
-    except (ValueError, OSError, EOFError) as e:
+    except READ_ERRORS as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else _one_line(e)
         raise DataError(f"{path}: not a readable .npy array ({reason})") from None
     if dtype.hasobject:
