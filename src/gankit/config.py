@@ -34,9 +34,9 @@ PYTHON_NETWORK = "python"
 MAX_STEPS = 100_000_000
 MAX_WIDTH = 4096  # width, d_width, z_dim
 MAX_DEPTH = 64
-# seeds derived from it (seed * 1,000,003 + epoch, per rank, per eval) must stay within torch's 64-bit range;
-# 2**32 is also numpy's seed range
-MAX_SEED = 2**32 - 1
+# the seeds derived from it (seed * 1,000,003 + epoch for the data order and the in-training scores) must stay
+# within torch's 64-bit seed range: the largest power of two that keeps them there
+MAX_SEED = 2**44 - 1
 #: a learning rate past this makes Adam's step overflow float32 (a traceback from the optimizer); real ones are <= 1
 MAX_LR = 1e15
 #: float keys end up as float32 tensors or scalars; past this they would be inf there

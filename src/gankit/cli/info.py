@@ -35,8 +35,9 @@ def run_info(run_dir: str | Path) -> dict[str, Any]:
     from ..rundir import RunDir
 
     run = RunDir(Path(run_dir))
+    config = _read_config(run.config, run.root)  # first: a folder that is not a run is named as such
     rows = _read_metrics(run.metrics)
-    return {"run": str(run.root), "config": _read_config(run.config, run.root),
+    return {"run": str(run.root), "config": config,
             "checkpoints": [p.name for _, p in list_checkpoints(run.root)],
             "last_metrics": rows[-1] if rows else None,
             "samples": len(run.sample_files())}
