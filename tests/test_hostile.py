@@ -292,6 +292,36 @@ def test_info_still_reads_a_good_run(run: Path, capsys: pytest.CaptureFixture[st
     assert json.loads(capsys.readouterr().out)["last_metrics"]["step"] == 4
 
 
+RUN_CONFIGS = [c for c in INFO_CONFIGS if c[0] in ("not JSON", "a list", "nested", "long integer", "huge")] + [
+    ("not UTF-8", lambda c: b"\xff\xfe{}", "UTF-8"),
+]
+
+
+@pytest.mark.parametrize("verb", ["doctor", "resume"])
+@pytest.mark.parametrize("what,make,words", RUN_CONFIGS, ids=[c[0] for c in RUN_CONFIGS])
+def test_doctor_and_resume_on_malformed_config(verb: str, what: str, make, words: str, run: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    content = make(_config(run))
+    (run / "config.json").write_bytes(content if isinstance(content, bytes) else content.encode())
+    before = tree(run)
+    argv = ["doctor", str(run)] if verb == "doctor" else ["train", "--resume", str(run), "--no-progress"]
+    refused(capsys, argv, str(run / "config.json"), words)
+    assert tree(run) == before
+
+
+def test_doctor_and_resume_skip_corrupt_metric_rows(run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Lines of metrics.jsonl that are not rows (a string step, not UTF-8, a list, nesting) are passed over by
+    the readers that only need the rows: doctor reports, resume continues and its log keeps only good rows."""
+    good = (run / "metrics.jsonl").read_bytes()
+    junk = b'{"step": "x", "Loss/D": 1}\n\xff\xfe\n[1, 2]\n' + _bomb(100_000).encode() + b"\n"
+    (run / "metrics.jsonl").write_bytes(good + junk)
+    assert main(["doctor", str(run)]) in (0, 1)
+    assert "Traceback" not in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--steps", "8", "--no-progress"]) == 0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [json.loads(line)["step"] for line in good.decode().splitlines()] + [8]
+
+
 # ---------------------------------------------------------------------------------------------------- evaluate
 EVAL_FLAGS = [
     (["--n", "0"], "--n"),

@@ -227,12 +227,7 @@ def test_checkpoint_with_a_swapped_metadata_value(workdir: Path, checkpoints: di
     only_gankit_errors(lambda: ckpt.load(_swap_metadata(workdir, checkpoints["digests"], index, raw)))
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, ValueError, AttributeError, OverflowError, RecursionError),
-                   reason="checkpoint.load parses the metadata of a checkpoint without an integrity record unchecked: "
-                          "a 'version' that is null, a string, NaN or 1e999, metadata that is not a JSON object, "
-                          "deep nesting and integers past Python's int-string limit raise TypeError, ValueError, "
-                          "OverflowError, AttributeError or RecursionError")
-@settings(PROPERTY, report_multiple_bugs=False)
+@PROPERTY
 @given(st.integers(-1, 100), HOSTILE_JSON)
 def test_checkpoint_without_digests_with_a_swapped_metadata_value(workdir: Path, checkpoints: dict[str, Path],
                                                                   index: int, raw: str) -> None:
@@ -263,10 +258,7 @@ def test_info_on_a_swapped_metrics_value(workdir: Path, run_dir: Path, index: in
     only_gankit_errors(lambda: run_info(run))
 
 
-@pytest.mark.xfail(strict=True, raises=(UnicodeDecodeError, RecursionError, ValueError),
-                   reason="stats.read_jsonl lets decoding faults through (not UTF-8, nested too deeply, integers "
-                          "past Python's int-string limit); its callers other than `info` see them as tracebacks")
-@settings(PROPERTY, report_multiple_bugs=False)
+@PROPERTY
 @given(st.one_of(EDITS.map(lambda e: ("edit", e)), HOSTILE_JSON.map(lambda r: ("line", r))))
 def test_read_jsonl_on_mutated_metrics(workdir: Path, run_dir: Path, mutation: tuple[str, Any]) -> None:
     valid = (run_dir / "metrics.jsonl").read_bytes()

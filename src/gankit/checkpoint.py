@@ -26,7 +26,8 @@ from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_output
 from . import integrity
-from .errors import CheckpointError
+from .config import one_line
+from .errors import CheckpointError, shown
 
 FORMAT = "gankit-checkpoint"
 FORMAT_VERSION = 1
@@ -74,7 +75,7 @@ def _check_integrity(path: Path, tensors: dict[str, torch.Tensor], raw_meta: dic
     try:
         record = json.loads(raw)
         meta_digest, groups = record["meta"], dict(record["tensors"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, RecursionError):  # ValueError: bad JSON or an over-long integer
         raise CorruptCheckpoint(f"{path}: corrupt checkpoint (its integrity record is unreadable)") from None
     if meta_digest != integrity.text_digest(raw_meta.get("gankit", "")):
         raise CorruptCheckpoint(f"{path}: corrupt checkpoint: its metadata does not match the sha256 recorded when "
@@ -126,17 +127,32 @@ def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if "gankit" not in raw_meta:
         raise CheckpointError(f"{path}: a safetensors file but not a gankit checkpoint (no 'gankit' metadata)")
     _check_integrity(path, tensors, raw_meta)
-    try:
-        meta = json.loads(raw_meta["gankit"])
-    except json.JSONDecodeError as e:
-        raise CorruptCheckpoint(f"{path}: corrupt checkpoint metadata ({e})") from None
+    meta = _parse_metadata(path, raw_meta["gankit"])
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
-    if int(meta.get("version", 0)) > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: unknown checkpoint format {shown(repr(meta.get('format')), 40)}")
+    version = meta.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint metadata (its 'version' is a {type(version).__name__}, "
+                                "not an integer)")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format version {meta.get('version')} is newer than this gankit "
             f"understands ({FORMAT_VERSION}); upgrade gankit")
     return tensors, meta
+
+
+def _parse_metadata(path: Path, raw: str) -> dict[str, Any]:
+    """The JSON object of a checkpoint's metadata; anything else (bad JSON, nesting too deep, an integer past
+    Python's int-string limit, not an object) is a CorruptCheckpoint naming the file."""
+    try:
+        meta = json.loads(raw)
+    except RecursionError:
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint metadata (nested too deeply)") from None
+    except ValueError as e:  # JSONDecodeError, or an over-long integer
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint metadata ({one_line(e)})") from None
+    if not isinstance(meta, dict):
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint metadata (a JSON {type(meta).__name__}, not an object)")
+    return meta
 
 
 #: the bare generator `gankit export --format safetensors` writes: weights plus a JSON spec beside them

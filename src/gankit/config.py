@@ -257,7 +257,7 @@ def read_json_file(path: str | Path, what: str = "JSON config") -> Any:
     be that (missing, a folder or FIFO, too big, not UTF-8, not JSON, nested too deep, an integer too long for
     Python) is a one-line ConfigError naming the file."""
     path = Path(path)
-    blob = _read_bounded(path, what)
+    blob = read_bounded(path, what)
     try:
         return json.loads(blob.decode("utf-8"))
     except UnicodeDecodeError as e:
@@ -270,8 +270,8 @@ def read_json_file(path: str | Path, what: str = "JSON config") -> Any:
         raise ConfigError(f"{path}: not a readable {what} ({one_line(e)})") from None
 
 
-def _read_bounded(path: Path, what: str) -> bytes:
-    """At most MAX_CONFIG_BYTES of the regular file `path`. Opened without blocking and checked with fstat on
+def read_bounded(path: Path, what: str, limit: int = MAX_CONFIG_BYTES) -> bytes:
+    """The bytes of the regular file `path`, refused past `limit`. Opened without blocking and checked with fstat on
     the open descriptor, so a FIFO (which would block) or a file swapped for one after a check is refused."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -287,11 +287,11 @@ def _read_bounded(path: Path, what: str) -> bytes:
         raise ConfigError(f"{path}: {kind}, expected a {what} file")
     with os.fdopen(fd, "rb") as fh:
         try:
-            blob = fh.read(MAX_CONFIG_BYTES + 1)
+            blob = fh.read(limit + 1)
         except OSError as e:
             raise ConfigError(f"{path}: cannot read {what} file ({e.strerror or one_line(e)})") from None
-    if len(blob) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // (1 << 20)} MiB, too big for a {what} file")
+    if len(blob) > limit:
+        raise ConfigError(f"{path}: larger than {limit / (1 << 20):g} MiB, too big for a {what} file")
     return blob
 
 

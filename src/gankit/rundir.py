@@ -13,13 +13,13 @@ A new run goes only into a missing or empty folder; none of these may be a symbo
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import checkpoint as ckpt
+from .config import TrainConfig, read_json_file
 from .atomic import atomic_write_text
 from .errors import ConfigError, shown
 from .runlock import LOCK_NAME, RunLock, refuse_if_locked
@@ -84,19 +84,16 @@ class RunDir:
 
     def read_config(self) -> dict[str, Any]:
         """config.json as written (a dict), or a one-line error for a folder that is not a run."""
-        if not self.config.is_file():
+        if not self.config.exists() and not self.config.is_symlink():
             raise ConfigError(f"{self.root}: not a gankit run directory (no config.json)")
-        try:
-            data = json.loads(self.config.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ConfigError(f"{self.config}: not a readable JSON config ({e})") from None
+        data = read_json_file(self.config)
         if not isinstance(data, dict):
             raise ConfigError(f"{self.config}: expected a JSON object, got {type(data).__name__}")
         return data
 
     def rows(self) -> list[dict[str, Any]]:
         """metrics.jsonl's rows that carry a step (a half-written last line is skipped)."""
-        return [r for r in read_jsonl(self.metrics) if isinstance(r.get("step"), int)]
+        return [r for r in read_jsonl(self.metrics) if "step" in r]
 
     def checkpoint(self, step: int) -> Path:
         return self.checkpoints / ckpt.checkpoint_name(step)
@@ -200,12 +197,33 @@ class RunDir:
             save_gif(chosen, self.gif, duration_ms=150)
 
 
+#: keys of the last metrics row that `gankit info` prints as numbers
+PRINTED_METRICS = ("Loss/D", "Loss/G", "D/real", "D/fake")
+
+
 def run_summary(run_dir: str | Path) -> dict[str, Any]:
-    """What `gankit info` prints: config, checkpoints, last metrics."""
+    """What `gankit info` prints: config, checkpoints, last metrics, sample count. It reads files anyone may have
+    edited, so each is checked first: config.json must hold a valid config (keys it leaves out show their
+    defaults), metrics.jsonl bounded lines of JSON objects whose printed values are numbers; a fault is a
+    one-line ConfigError naming the file."""
     run = RunDir(Path(run_dir))
-    cfg = run.read_config()
-    rows = read_jsonl(run.metrics)
-    return {"run": str(run.root), "config": cfg,
+    if not run.config.exists() and not run.config.is_symlink():  # first: a folder that is not a run is named so
+        raise ConfigError(f"{run.root}: not a gankit run directory (no config.json)")
+    config = TrainConfig.from_dict(read_json_file(run.config), source=str(run.config)).to_dict()
+    rows = read_jsonl(run.metrics, strict=True)
+    if rows:
+        _check_printed(run.metrics, rows[-1])
+    return {"run": str(run.root), "config": config,
             "checkpoints": [p.name for _, p in ckpt.list_checkpoints(run.root)],
             "last_metrics": rows[-1] if rows else None,
             "samples": len(run.sample_files())}
+
+
+def _check_printed(path: Path, row: dict[str, Any]) -> None:
+    """The values `info` formats as numbers must be numbers (a bool is not one); the step must be there."""
+    if "step" not in row:
+        raise ConfigError(f"{path}: the last row has no 'step'")
+    for key in ("time_s", *PRINTED_METRICS):
+        value = row.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: the last row's {key!r} must be a number, got {type(value).__name__}")

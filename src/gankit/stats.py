@@ -85,18 +85,44 @@ def _open_append(path: Path) -> TextIO:
     return open(fd, "a")
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a metrics file; a half-written last line (killed mid-write) is skipped."""
-    rows = []
+#: metrics.jsonl holds a row per log interval (a few hundred bytes); this is far past any run's log.
+MAX_METRICS_BYTES = 256 << 20
+
+
+def read_jsonl(path: str | Path, *, strict: bool = False) -> list[dict[str, Any]]:
+    """The rows of a metrics log: JSON objects, one per line, whose "step" (where present) is an integer.
+
+    A half-written last line (a run killed mid-write) is always skipped. Any other line that is not such a row
+    (not UTF-8, not JSON, nested too deeply, an integer past Python's int-string limit, not an object, a step
+    that is not an integer) is skipped too, or with `strict=True` refused with a ConfigError naming the file and
+    the line. A missing file has no rows; a folder, FIFO or a file past MAX_METRICS_BYTES is a ConfigError."""
+    from .config import one_line, read_bounded
+
     p = Path(path)
-    if not p.exists():
-        return rows
-    for line in p.read_text().splitlines():
-        line = line.strip()
-        if not line:
+    if not p.exists() and not p.is_symlink():
+        return []
+    lines = read_bounded(p, "metrics log", MAX_METRICS_BYTES).split(b"\n")
+    complete = len(lines) - 1  # the text after the last newline is a line still being written
+    rows = []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
+            row, fault = json.loads(raw.decode("utf-8")), None
+        except UnicodeDecodeError as e:
+            fault = f"not UTF-8 text: {e.reason}"
+        except RecursionError:
+            fault = "nested too deeply"
+        except ValueError as e:  # JSONDecodeError, or an integer past Python's int-string limit
+            fault = one_line(e)
+        if fault is None:
+            step = row.get("step", 0) if isinstance(row, dict) else None
+            if not isinstance(row, dict):
+                fault = f"a JSON {type(row).__name__}, not an object"
+            elif isinstance(step, bool) or not isinstance(step, int):
+                fault = f"its 'step' is a {type(step).__name__}, not an integer"
+        if fault is None:
+            rows.append(row)
+        elif strict and number <= complete:
+            raise ConfigError(f"{p}: line {number} is not a metrics row ({fault})")
     return rows
