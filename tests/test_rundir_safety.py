@@ -252,6 +252,8 @@ def test_run_files_of_the_wrong_kind_are_refused(run, capsys, name, kind):
     (("sample", "{run}", "--n", "4"), ["sample.png"]),
     (("train", "--resume", "{run}", "--steps", "6"),
      ["losses.png", "progress.gif", "samples/step_0000006.png"]),
+    (("export", "{run}", "--format", "safetensors"), ["generator.safetensors", "generator.json"]),
+    (("export", "{run}", "--format", "onnx", "--no-check"), ["generator.onnx"]),
 ])
 def test_outputs_replace_planted_links_instead_of_writing_through_them(run, outside, capsys, args, written):
     for name in written:
@@ -263,6 +265,19 @@ def test_outputs_replace_planted_links_instead_of_writing_through_them(run, outs
     assert snapshot(outside) == before
     for name in written:
         assert (run / name).is_file() and not (run / name).is_symlink(), name
+
+
+def test_written_files_get_the_umask_permissions(run, capsys):
+    """Checkpoints and exports are written through temporary files; they end with the permissions a plain
+    open gives (safetensors' own writer leaves 0600, which would hide a shared run from colleagues)."""
+    plain = run / "plain"
+    plain.write_text("")
+    rc, err = gankit(capsys, "train", "--resume", run, "--steps", "6")
+    assert rc == 0, err
+    rc, err = gankit(capsys, "export", run, "--format", "safetensors")
+    assert rc == 0, err
+    for path in (run / "checkpoints" / "step_0000006.safetensors", run / "generator.safetensors"):
+        assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777, path
 
 
 def test_interpolate_replaces_a_planted_link(image_run, tmp_path, outside, capsys):

@@ -24,8 +24,11 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _create_temp(path)
+    mode = tmp.stat().st_mode & 0o777  # the umask's permissions, as a plain open gives
     try:
         yield tmp
+        if tmp.stat().st_mode & 0o777 != mode:  # writers that replace the file (safetensors) leave it 0600
+            os.chmod(tmp, mode)
         _fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:

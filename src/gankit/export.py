@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from . import integrity
+from .atomic import atomic_output, atomic_write_text
 from .errors import ConfigError
 
 FORMATS = ("onnx", "safetensors")
@@ -85,7 +86,6 @@ def export_onnx(net: nn.Module, out: str | Path) -> Path:
     """`net` (a gankit generator) as an ONNX file with a dynamic batch axis, through torch.onnx's exporter."""
     _require_onnx()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     module = _OnnxGenerator(net).eval()
     args = example_inputs(net)
     batch = torch.export.Dim("batch")
@@ -94,10 +94,11 @@ def export_onnx(net: nn.Module, out: str | Path) -> Path:
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the exporter's progress lines and torchvision notices are noise here
-    try:
-        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    try:  # through a temporary file and a rename: a failed export leaves `out` as it was, a link there is replaced
+        with atomic_output(out) as tmp, torch.no_grad(), warnings.catch_warnings(), \
+                contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, args, str(out), dynamo=True, dynamic_shapes=dynamic, input_names=names,
+            torch.onnx.export(module, args, str(tmp), dynamo=True, dynamic_shapes=dynamic, input_names=names,
                               output_names=["samples"], external_data=False, verbose=False)
     except Exception as e:  # the exporter raises many types; name the model and the first line
         raise ConfigError(f"ONNX export of the {getattr(net, 'model_name', '')} generator failed: "
@@ -132,13 +133,13 @@ def export_safetensors(net: nn.Module, out: str | Path, *, config: dict[str, Any
         raise ConfigError(f"--out {out}: give the weights file (e.g. g.safetensors); its config goes to a .json "
                           "beside it")
     cfg_path = out.with_suffix(".json")
-    out.parent.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
-    save_file(weights, str(out), metadata={"format": BARE_FORMAT, "config": cfg_path.name})
+    with atomic_output(out) as tmp:  # both files through a temporary file and a rename (links there are replaced)
+        save_file(weights, str(tmp), metadata={"format": BARE_FORMAT, "config": cfg_path.name})
     spec = {"format": BARE_FORMAT, "version": BARE_VERSION, "weights": out.name, "step": step, "ema": uses_ema,
             "sha256": integrity.digest(weights),  # gankit.load checks the weights against it
             "model": getattr(net, "model_name", None), "z_dim": int(net.z_dim),
             "num_classes": int(net.num_classes), "data_shape": list(net.data_shape), "class_names": class_names,
             "prior": config.get("prior"), "config": config}
-    cfg_path.write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(cfg_path, json.dumps(spec, indent=2, sort_keys=True) + "\n")
     return out
