@@ -104,6 +104,23 @@ def test_bad_train_flag_is_refused_and_writes_nothing(flags: list[str], key: str
     assert not out.exists()
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--steps", "abc"], "--steps"),
+    (["train", "--loss", "nope"], "--loss"),
+    (["frob"], "frob"),
+    ([], "VERB"),
+    (["sample"], "run"),
+    (["evaluate", "--n", "1.5", "x"], "--n"),
+])
+def test_unparsable_flags_are_one_line(argv: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse's own errors follow the convention too: one line naming the flag, exit 2, no usage block."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("gankit: error: ") and words in err and "--help" in err, err
+
+
 def test_nan_flag_never_reaches_config_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """NaN passes every comparison-based range check, so it used to be written into config.json and trained on."""
     for flag in ("--r1", "--instance-noise", "--gp-weight"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import typing
 from collections.abc import Sequence
 
 from .. import __version__
@@ -29,8 +30,17 @@ VERBS: tuple[str, ...] = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with gankit's error convention: a bad flag is one line on stderr naming it, exit 2 (argparse's
+    own prints the whole usage block first, burying the line that matters)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        print(f"gankit: error: {shown(message, limit=MAX_ERROR_CHARS)} (see '{self.prog} --help')", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="gankit", description="gankit: train, sample and inspect generative adversarial networks.",
         epilog="Run 'gankit VERB --help' for a verb's options. Quickstart: gankit train --out runs/quickstart")
     parser.add_argument("--version", action="version", version=f"gankit {__version__}")
