@@ -657,3 +657,18 @@ def test_compact_images_are_the_float_images_in_a_quarter_of_the_memory() -> Non
     assert load_dataset("mnist5k", compact=True, image_size=32).x.dtype == torch.float32
     assert load_dataset("mnist5k", compact=True, channels=3).x.dtype == torch.float32
     assert load_dataset("ring8", compact=True, n=10).x.dtype == torch.float32
+
+
+def test_conditional_run_on_more_classes_than_the_grid_holds(tmp_path: Path) -> None:
+    """With 300 class folders and a 16-sample grid, the snapshots show one sample of each of the first 16
+    classes in a square grid (a column of 300 rows, or an image past GIF's 65,535-pixel limit, before)."""
+    from gankit.cli import main
+
+    for k in range(300):
+        _save(tmp_path / "data" / f"c{k:03d}" / "a.png", (8, 8), "L", k % 256)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", f"folder:{tmp_path / 'data'}", "--image-size", "28", "--channels", "1",
+                 "--conditional", "--steps", "2", "--batch-size", "8", "--n-samples", "16", "--sample-every", "1",
+                 "--no-progress", "--out", str(out)]) == 0
+    with Image.open(out / "samples" / "step_0000002.png") as grid, Image.open(out / "progress.gif") as gif:
+        assert grid.size == gif.size and grid.size[0] == grid.size[1] < 300  # 4 x 4

@@ -134,15 +134,19 @@ class GAN(Method):
     # ------------------------------------------------------------------ sampling
     def fixed_inputs(self, nets: dict[str, nn.Module], device: torch.device) -> tuple[tuple[Tensor | None, ...], int]:
         """The noise (and labels) behind every samples/step_*.png: drawn from their own seed, never from the
-        training stream, so snapshots do not perturb training. Conditional grids get one row per class."""
+        training stream, so snapshots do not perturb training. Conditional grids get one row per class (with more
+        classes than `n_samples`, one sample of each of the first `n_samples` classes)."""
         cfg, k, z_dim = self.cfg, self.num_classes, int(nets["G"].z_dim)
         g = torch.Generator(device=device).manual_seed(cfg.seed + 7919)
         if not self.data.is_image:
             n = max(cfg.n_samples, 2000)  # a scatter plot needs many points
             labels = torch.arange(n, device=device) % k if k else None
             return (sample_prior(cfg.prior, n, z_dim, g, device), labels), 0
+        if k > cfg.n_samples:  # more classes than the grid holds (a folder of hundreds): one each of the first
+            labels = torch.arange(cfg.n_samples, device=device)
+            return (sample_prior(cfg.prior, len(labels), z_dim, g, device), labels), 0
         if k:
-            per_class = max(1, cfg.n_samples // k)
+            per_class = cfg.n_samples // k
             labels = torch.arange(k, device=device).repeat_interleave(per_class)
             return (sample_prior(cfg.prior, len(labels), z_dim, g, device), labels), per_class
         return (sample_prior(cfg.prior, cfg.n_samples, z_dim, g, device), None), 0
