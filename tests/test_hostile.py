@@ -17,6 +17,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from gankit import checkpoint as ckpt
 from gankit.cli import main
 from gankit.config import MAX_SEED
 
@@ -337,6 +338,36 @@ def test_doctor_and_resume_skip_corrupt_metric_rows(run: Path, capsys: pytest.Ca
     assert main(["train", "--resume", str(run), "--steps", "8", "--no-progress"]) == 0
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [json.loads(line)["step"] for line in good.decode().splitlines()] + [8]
+
+
+def _adam(meta: dict, name: str, **change) -> dict:
+    return {**meta[name], **change}
+
+
+CHECKPOINT_META = [
+    ("step", lambda m: "abc"), ("step", lambda m: None), ("step", lambda m: -5), ("step", lambda m: 1.5),
+    ("step", lambda m: 10**30), ("step", lambda m: True), ("data_shape", lambda m: "x"), ("data_shape", lambda m: [0]),
+    ("num_classes", lambda m: "8"), ("class_names", lambda m: [1]), ("elapsed_s", lambda m: "x"),
+    ("config", lambda m: [1]), ("rng", lambda m: 5), ("opt_G", lambda m: 5),
+    ("opt_D", lambda m: _adam(m, "opt_D", entries={"a": ["x"]})),
+    ("opt_D", lambda m: _adam(m, "opt_D", scalars={"0": {"step": "x"}})),
+    ("opt_D", lambda m: _adam(m, "opt_D", param_groups=[{**m["opt_D"]["param_groups"][0], "lr": "fast"}])),
+    ("opt_D", lambda m: _adam(m, "opt_D", param_groups="x")),
+]
+
+
+@pytest.mark.parametrize("key,make", CHECKPOINT_META, ids=[f"{k}-{i}" for i, (k, _) in enumerate(CHECKPOINT_META)])
+def test_checkpoint_metadata_of_the_wrong_kind(key: str, make, run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A checkpoint whose metadata was rewritten, with its integrity record made to match: resume and sample
+    refuse it in one line naming the file (and resume falls back to nothing older here), nothing written."""
+    path = run / "checkpoints" / "step_0000004.safetensors"
+    tensors, meta = ckpt.load(path)
+    ckpt.save(path, tensors, {**meta, key: make(meta)})
+    before = tree(run)
+    refused(capsys, ["train", "--resume", str(run), "--steps", "6", "--no-progress"], str(path))
+    if not key.startswith("opt_"):  # sampling reads only G's weights and the run's description
+        refused(capsys, ["sample", str(run), "--n", "4"], str(path), repr(key))
+    assert tree(run) == before
 
 
 # ---------------------------------------------------------------------------------------------------- evaluate

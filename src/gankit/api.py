@@ -173,6 +173,9 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
     else:
         file = ckpt.resolve(path)
         tensors, meta = ckpt.load(file)
+        if "classifier" in meta:
+            raise CheckpointError(f"{file}: a gankit classifier checkpoint, not a training run's")
+        ckpt.check_run_meta(file, meta)
     try:
         cfg = TrainConfig.from_dict(meta["config"], source=f"{file} (config)")
         data_shape = tuple(meta.get("data_shape") or ())
@@ -192,7 +195,7 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
     G = G.to(device)
     if channels_last and len(data_shape) == 3:
         G = G.to(memory_format=torch.channels_last)
-    return Generator(G, cfg, step=int(meta.get("step", 0)), source=file, uses_ema=use_ema,
+    return Generator(G, cfg, step=int(meta.get("step") or 0), source=file, uses_ema=use_ema,
                      class_names=meta.get("class_names"))
 
 

@@ -14,6 +14,7 @@ that load silently. Files written before the record existed load unchecked.
 from __future__ import annotations
 
 import json
+import math
 import re
 import struct
 import sys
@@ -26,8 +27,8 @@ from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_output
 from . import integrity
-from .config import one_line
-from .errors import CheckpointError, shown
+from .config import one_line, read_json_file
+from .errors import CheckpointError, ConfigError, shown
 
 FORMAT = "gankit-checkpoint"
 FORMAT_VERSION = 1
@@ -287,9 +288,9 @@ def pack_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, t
 def missing_optimizer_state(prefix: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
                             step: int = 0) -> list[str]:
     """The optimizer state a checkpoint lacks: entries it records but does not hold; for one written before the
-    record existed, all of it when it holds none at a `step` past 0 (a fresh optimizer would be used silently)."""
-    entries = meta.get("entries")
-    scalars = meta.get("scalars") or {}
+    record existed, all of it when it holds none at a `step` past 0 (a fresh optimizer would be used silently).
+    A record of the wrong shape is a CorruptCheckpoint naming the prefix."""
+    entries, scalars = _optimizer_record(prefix, meta)
     if entries is None:
         held = scalars or any(k.startswith(prefix + "/state/") for k in tensors)
         return [] if held or step == 0 else [f"{prefix}/state"]
@@ -297,23 +298,102 @@ def missing_optimizer_state(prefix: str, tensors: dict[str, torch.Tensor], meta:
             if f"{prefix}/state/{idx}/{key}" not in tensors and key not in scalars.get(idx, {})]
 
 
+def _optimizer_record(prefix: str, meta: Any) -> tuple[dict[str, list[str]] | None, dict[str, dict[str, Any]]]:
+    """(entries, scalars) of a packed optimizer's metadata, their types checked: per-parameter indices as decimal
+    strings, state names as strings, scalar state as finite numbers."""
+    def bad(what: str) -> CorruptCheckpoint:
+        return CorruptCheckpoint(f"corrupt optimizer state {prefix!r} in the checkpoint metadata ({what})")
+
+    if not isinstance(meta, dict):
+        raise bad(f"a JSON {type(meta).__name__}, not an object")
+    entries, scalars = meta.get("entries"), meta.get("scalars") or {}
+    if entries is not None and not (isinstance(entries, dict) and all(
+            _index(k) and isinstance(v, list) and all(isinstance(n, str) for n in v) for k, v in entries.items())):
+        raise bad("'entries' must map parameter indices to lists of state names")
+    if not (isinstance(scalars, dict) and all(_index(k) and isinstance(v, dict) and all(
+            _finite_number(x) for x in v.values()) for k, v in scalars.items())):
+        raise bad("'scalars' must map parameter indices to objects of finite numbers")
+    return entries, scalars
+
+
+def _index(key: str) -> bool:
+    return key.isdecimal() and len(key) < 10
+
+
+def _finite_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _same_kind(fresh: Any, saved: Any) -> bool:
+    """Whether a saved param-group value can stand where the fresh optimizer has `fresh` (a number, a flag,
+    None, or a list of them of the same length)."""
+    if isinstance(fresh, bool) or fresh is None:
+        return saved is fresh or (isinstance(saved, bool) and isinstance(fresh, bool))
+    if isinstance(fresh, (int, float)):
+        return _finite_number(saved)
+    if isinstance(fresh, (list, tuple)):
+        return isinstance(saved, (list, tuple)) and len(saved) == len(fresh) and all(map(_same_kind, fresh, saved))
+    return type(saved) is type(fresh)
+
+
 def unpack_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
                      meta: dict[str, Any], path: Path) -> None:
-    missing = missing_optimizer_state(prefix, tensors, meta)
+    try:
+        missing = missing_optimizer_state(prefix, tensors, meta)
+    except CorruptCheckpoint as e:
+        raise CorruptCheckpoint(f"{path}: {e}") from None
     if missing:
         raise CorruptCheckpoint(f"{path}: incomplete optimizer state {prefix!r} (no {missing[0]}"
                                 f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''})")
+    groups, fresh = meta.get("param_groups"), opt.state_dict()["param_groups"]
+    if not (isinstance(groups, list) and len(groups) == len(fresh) and all(
+            isinstance(g, dict) and "params" in g and all(_same_kind(f[k], g[k]) for k in f.keys() & g.keys())
+            for f, g in zip(fresh, groups))):  # keys one torch version has and another lacks take their defaults
+        raise CorruptCheckpoint(f"{path}: optimizer state {prefix!r} does not fit the model (its param_groups "
+                                "differ in number or kinds of value from this optimizer's)")
     state: dict[int, dict[str, Any]] = {}
     for k, v in tensors.items():
         if k.startswith(prefix + "/state/"):
             _, _, idx, key = k.split("/", 3)
+            if not _index(idx):
+                raise CorruptCheckpoint(f"{path}: optimizer state {prefix!r} holds a tensor {shown(k, 80)!r} "
+                                        "that names no parameter")
             state.setdefault(int(idx), {})[key] = v
-    for idx, vals in meta.get("scalars", {}).items():
+    for idx, vals in (meta.get("scalars") or {}).items():
         state.setdefault(int(idx), {}).update(vals)
     try:
-        opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        opt.load_state_dict({"state": state, "param_groups": groups})
     except (KeyError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path}: optimizer state {prefix!r} does not fit the model ({e})") from None
+
+
+def check_run_meta(path: Path, meta: dict[str, Any]) -> None:
+    """Refuse, as a CorruptCheckpoint naming the key, a training checkpoint whose metadata holds a value of the
+    wrong kind where gankit reads one (a crafted or damaged file whose integrity record was rewritten to match)."""
+    def fail(key: str, want: str) -> None:
+        got = shown(repr(meta[key]), 40) if key in meta else "nothing"
+        raise CorruptCheckpoint(f"{path}: corrupt checkpoint metadata ({key!r} must be {want}, got {got})")
+
+    def natural(v: Any, top: int) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= top
+
+    if not natural(meta.get("step"), 1 << 62):
+        fail("step", "an integer >= 0")
+    if not isinstance(meta.get("config"), dict):
+        fail("config", "an object")
+    shape = meta.get("data_shape")
+    if not (isinstance(shape, list) and 1 <= len(shape) <= 3 and all(natural(d, 1 << 16) and d for d in shape)):
+        fail("data_shape", "a list of 1 to 3 positive integers")
+    if not natural(meta.get("num_classes", 0), 1 << 20):
+        fail("num_classes", "an integer >= 0")
+    names = meta.get("class_names")
+    if not (names is None or (isinstance(names, list) and all(isinstance(n, str) for n in names))):
+        fail("class_names", "a list of strings or null")
+    if "elapsed_s" in meta and not (_finite_number(meta["elapsed_s"]) and meta["elapsed_s"] >= 0):
+        fail("elapsed_s", "a finite number >= 0")
+    rng = meta.get("rng", [])
+    if not (isinstance(rng, list) and all(isinstance(k, str) for k in rng)):
+        fail("rng", "a list of tensor names")
 
 
 def read_bare_generator(path: str | Path) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]] | None:
@@ -327,17 +407,21 @@ def read_bare_generator(path: str | Path) -> tuple[Path, dict[str, torch.Tensor]
     else:
         return None
     try:
-        spec = json.loads(cfg_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        spec = read_json_file(cfg_path, "exported-generator config")
+    except ConfigError as e:
         if p.suffix == ".json":
-            raise CheckpointError(f"{cfg_path}: not a readable exported-generator config ({e})") from None
+            raise CheckpointError(str(e)) from None
         return None
     if not isinstance(spec, dict) or spec.get("format") != BARE_FORMAT:
         if p.suffix == ".json":
             raise CheckpointError(f"{cfg_path}: not a gankit exported-generator config (format "
                                   f"{spec.get('format') if isinstance(spec, dict) else None!r})")
         return None
-    if int(spec.get("version", 0)) > BARE_VERSION:
+    version = spec.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{cfg_path}: exported-generator 'version' must be an integer, got "
+                              f"{type(version).__name__}")
+    if version > BARE_VERSION:
         raise CheckpointError(f"{cfg_path}: exported-generator version {spec.get('version')} is newer than this "
                               f"gankit understands ({BARE_VERSION}); upgrade gankit")
     weights = cfg_path.parent / _weights_name(spec.get("weights"), cfg_path)
@@ -356,6 +440,7 @@ def read_bare_generator(path: str | Path) -> tuple[Path, dict[str, torch.Tensor]
             "step": spec.get("step", 0)}
     if meta["config"] is None:
         raise CheckpointError(f"{cfg_path}: exported-generator config lacks 'config'")
+    check_run_meta(cfg_path, meta)
     return weights, {f"{prefix}/{k}": v for k, v in tensors.items()}, meta
 
 

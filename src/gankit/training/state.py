@@ -56,18 +56,23 @@ class TrainState:
         """Refuse, as a CorruptCheckpoint, a checkpoint that lacks part of this state (a weight of any network or
         EMA copy, optimizer state, an RNG stream, the step) or holds NaN/inf: a resume continues exactly or not
         at all. Checked before anything is loaded, so an older checkpoint can be tried instead."""
+        if "step" not in meta:
+            raise ckpt.CorruptCheckpoint(f"{path}: incomplete checkpoint (no step); resuming needs the full "
+                                         "training state")
+        ckpt.check_run_meta(path, meta)
         missing = [f"{name}/{k}" for name, module in self.modules.items() for k in module.state_dict()
                    if f"{name}/{k}" not in tensors]
-        step = int(meta.get("step", 0))
+        step = meta["step"]
         for name in self.opts:
             opt_meta = meta.get(f"opt_{name}")
             if opt_meta is None:
                 missing.append(f"the state of optimizer {name!r}")
-            else:
+                continue
+            try:
                 missing += ckpt.missing_optimizer_state(f"opt_{name}", tensors, opt_meta, step)
+            except ckpt.CorruptCheckpoint as e:
+                raise ckpt.CorruptCheckpoint(f"{path}: {e}") from None
         missing += [k for k in meta.get("rng") or ("rng/train", "rng/torch_cpu") if k not in tensors]
-        if "step" not in meta:
-            missing.append("the step")
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
             raise ckpt.CorruptCheckpoint(f"{path}: incomplete checkpoint (no {missing[0]}{more}); resuming needs "
@@ -90,7 +95,7 @@ class TrainState:
                 torch.cuda.set_rng_state(tensors["rng/torch_cuda"])
         except (KeyError, RuntimeError) as e:
             raise ckpt.CheckpointError(f"{path}: missing or bad RNG state ({e})") from None
-        self.step = int(meta["step"])
+        self.step = meta["step"]
 
 
 def make_optimizer(params: Any, lr: float, cfg: TrainConfig) -> torch.optim.Adam:
