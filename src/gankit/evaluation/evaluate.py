@@ -20,6 +20,7 @@ import torch
 from .. import __version__
 from ..errors import CheckpointError, ConfigError
 from . import metrics
+from . import parzen as parzen_mod
 
 if TYPE_CHECKING:
     from .classifier import FeatureNet
@@ -151,7 +152,7 @@ def _reference(dataset: str, data_dir: str | None, split: str = "train") -> torc
 def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: bool = True,
                  data_dir: str | None = None, classifier: str | Path | None = None,
                  cas: bool = False, inception: bool = False,
-                 inception_weights: str | Path | None = None) -> dict[str, Any]:
+                 inception_weights: str | Path | None = None, parzen: bool = False) -> dict[str, Any]:
     """Scores of the generator in `run` (a run directory or checkpoint) against its own data set. Image runs
     also get `memorisation` (None when no real test split is at hand) and, with `cas=True` for a conditional
     run, the Classification Accuracy Score. With `inception=True`, Inception-v3 FID/IS through torch-fidelity
@@ -163,6 +164,9 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
     G = load(run, ema=ema)
     cfg = G.config
     name = cfg.dataset
+    if parzen and name not in IMAGE_DATASETS:
+        raise ConfigError(f"--parzen follows the MNIST protocol ({', '.join(IMAGE_DATASETS)}); this run trained "
+                          f"on {name!r}")
     if _canonical(name) == STACKED:
         return _evaluate_stacked(G, n=n or STACKED_SAMPLES, seed=seed, classifier=classifier)
     if name in TOY_MODES or name == "gaussian1d":
@@ -181,6 +185,7 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
         return scores
     if inception and (name in TOY_MODES or name == "gaussian1d"):
         raise ConfigError(f"Inception metrics score images; {name!r} is toy data")
+
     if name not in IMAGE_DATASETS:
         if inception and len(G.data_shape) == 3:
             return _evaluate_inception_only(G, n=n or 10000, seed=seed, data_dir=data_dir or cfg.data_dir,
@@ -205,6 +210,8 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
         from .cas import classification_accuracy_score
 
         scores.update(classification_accuracy_score(G, test.x, test.y, seed=seed))
+    if parzen:
+        scores.update(_parzen(fake, name, data_dir or cfg.data_dir, "generated samples"))
     if inception:
         from .inception import InceptionUnavailable, inception_scores
 
@@ -237,7 +244,8 @@ def _score_generated(fake: torch.Tensor, name: str, *, data_dir: str | None, see
 
 
 def evaluate_images(path: str | Path, dataset: str, *, n: int | None = None, seed: int = 0,
-                    data_dir: str | None = None, classifier: str | Path | None = None) -> dict[str, Any]:
+                    data_dir: str | None = None, classifier: str | Path | None = None,
+                    parzen: bool = False) -> dict[str, Any]:
     """Scores of the images in `path` -- a folder of image files or a .npy/.npz (see `read_images`) -- against
     the real `dataset` (mnist, fashion-mnist or mnist5k), exactly as a run's samples are scored: the same keys
     (`label_accuracy` too when a .npz carries labels, as for a conditional run)."""
@@ -248,6 +256,8 @@ def evaluate_images(path: str | Path, dataset: str, *, n: int | None = None, see
                                     labels=labels)
     scores["protocol"].update({"images": str(path), "generated": f"{len(fake)} images from {path}",
                                "conditional": labels is not None})
+    if parzen:
+        scores.update(_parzen(fake, dataset, data_dir, f"images from {path}"))
     return scores
 
 
@@ -335,7 +345,7 @@ def _test_split(name: str, data_dir: str | None) -> Any:
 
 
 def evaluate_real(dataset: str, *, data_dir: str | None = None, seed: int = 0,
-                  classifier: str | Path | None = None) -> dict[str, Any]:
+                  classifier: str | Path | None = None, parzen: bool = False) -> dict[str, Any]:
     """The real test split scored against the real training split (for mnist5k, which has no test split of its
     own: 5,000 MNIST test digits against the subset). For stacked-mnist: the modes and KL of 25,600 real stacks of
     MNIST test digits, read by the same classifier as generated ones."""
@@ -362,13 +372,35 @@ def evaluate_real(dataset: str, *, data_dir: str | None = None, seed: int = 0,
     scores = score_images(fake, real, dataset=dataset, seed=seed, classifier=classifier)
     scores["protocol"].update({"dataset": dataset, "reference": f"{dataset} train split",
                                "generated": test_name})
+    if parzen:  # the protocol checked on real data: held-out training images stand in for the samples
+        train = _reference(dataset, data_dir)
+        scores.update(_parzen(train[:len(train) - parzen_mod.N_VALID], dataset, data_dir,
+                              "training images (not the validation ones)"))
+    return scores
+
+
+def _parzen(samples: torch.Tensor, dataset: str, data_dir: str | None, what: str) -> dict[str, Any]:
+    """Parzen-window scores of the first 10,000 `samples` [N, 1, 28, 28] in [-1, 1]: sigma chosen on the last
+    1,000 images of `dataset`'s training split, the log-likelihood of its test split (MNIST's for mnist5k)."""
+    if dataset == STACKED or dataset not in IMAGE_DATASETS:
+        raise ConfigError(f"--parzen follows the MNIST protocol ({', '.join(IMAGE_DATASETS)}); got {dataset!r}")
+    test = _test_split(dataset, data_dir)
+    if test is None:
+        raise ConfigError(f"--parzen needs the real {'mnist' if dataset == 'mnist5k' else dataset} test split "
+                          "(--data-dir or $GANKIT_DATA with the IDX files)")
+    valid = _reference(dataset, data_dir)[-parzen_mod.N_VALID:]
+    samples = samples[:parzen_mod.N_SAMPLES]
+    scores = parzen_mod.parzen_scores(samples, valid, test.x[:parzen_mod.N_TEST])
+    n_test = min(len(test.x), parzen_mod.N_TEST)
+    scores["parzen_protocol"] = parzen_mod.protocol(len(samples), len(valid), n_test, what)
     return scores
 
 
 def format_scores(scores: dict[str, Any]) -> str:
     """A short human summary (the JSON holds everything)."""
-    order = ("fid", "kid", "inception_fid", "inception_is", "precision", "recall", "density", "coverage", "inception_score", "class_kl",
-             "classes_present", "label_accuracy", "cas", "modes", "kl", "hq", "jsd")
+    order = ("fid", "kid", "inception_fid", "inception_is", "precision", "recall", "density", "coverage",
+             "inception_score", "class_kl",
+             "classes_present", "label_accuracy", "cas", "modes", "kl", "hq", "jsd", "parzen_ll")
     parts = []
     for key in order:
         if key in scores:
