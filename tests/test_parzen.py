@@ -41,7 +41,8 @@ def test_mixture_density_matches_scipy() -> None:
 
 def test_blocks_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
     g = torch.Generator().manual_seed(1)
-    centres, x = torch.rand(20, 3, generator=g, dtype=torch.float64), torch.rand(11, 3, generator=g, dtype=torch.float64)
+    centres = torch.rand(20, 3, generator=g, dtype=torch.float64)
+    x = torch.rand(11, 3, generator=g, dtype=torch.float64)
     whole = parzen_log_likelihoods(centres, x, SIGMAS)
     monkeypatch.setattr("gankit.evaluation.parzen.BLOCK", 3)
     assert torch.allclose(parzen_log_likelihoods(centres, x, SIGMAS), whole, atol=1e-12)
