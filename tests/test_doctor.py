@@ -75,10 +75,13 @@ def test_doctor_agrees_with_the_monitor_it_replays(tmp_path):
 
 def test_doctor_cli_text_json_and_errors(tmp_path):
     run = _write_run(tmp_path / "run", _rows(100), health=False)
-    r = gk("doctor", run)
+    r = gk("doctor", run, check=False)
+    assert r.returncode == 1, r.stderr  # a finding: exit status 1, so a script can tell
     assert "D domination from step 200" in r.stdout and (run / "doctor.png").exists()
-    js = json.loads(gk("doctor", run, "--json", "--no-plot").stdout)
+    js = json.loads(gk("doctor", run, "--json", "--no-plot", check=False).stdout)
     assert js["first"][0]["event"] == "d_domination" and js["first"][0]["step"] == 200
+    healthy = _write_run(tmp_path / "ok", _rows(10**9), health=False)
+    assert gk("doctor", healthy, "--no-plot", check=False).returncode == 0
     bad = gk("doctor", tmp_path / "nothing", check=False)
     assert bad.returncode == 2 and "not a gankit run directory" in bad.stderr
     with pytest.raises(ConfigError):

@@ -300,7 +300,7 @@ def test_doctor_escapes_what_it_echoes(run, capsys):
                       "remedy": "r\u2029INJECTED remedy"}]
     (run / "metrics.jsonl").write_text("\n".join(rows[:-1] + [json.dumps(row)]) + "\n")
     rc, err = gankit(capsys, "doctor", run, "--no-plot")
-    assert rc == 0, err
+    assert rc == 1, err  # the planted mode-collapse finding
     text = (run / "doctor.txt").read_text()
     assert not any(line.lstrip().startswith("INJECTED") for line in text.splitlines()), text
     assert not any(c in text for c in "\x1b\x07\r\u2028"), text

@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
@@ -39,6 +38,8 @@ DEFAULT_TIMEOUT_S = 300.0
 
 class PeerFailure(GankitError):
     """Another rank died, or a collective timed out: this rank stops too (torchrun then ends the job)."""
+
+    exit_code = 4
 
 
 # ---------------------------------------------------------------------------------------------------- context

@@ -1,9 +1,23 @@
 """Error types. Every error a user can cause is a GankitError with a one-line message naming the bad input;
-the CLI prints it as `gankit: error: ...` and exits with status 2 instead of showing a traceback."""
+the CLI prints it as `gankit: error: ...` and exits with its `exit_code` (2: bad input) instead of showing a
+traceback.
+
+Exit statuses of the command line: 0 success; 1 `gankit doctor` found a problem in the run; 2 bad input (a flag,
+file, folder or checkpoint); 3 training diverged (NaN/inf; the last good checkpoint is kept); 4 a peer of a
+distributed run failed or timed out; 130 / 143 training stopped by SIGINT / SIGTERM after writing a checkpoint.
+"""
+
+#: `gankit doctor`'s status when its diagnosis holds a finding
+EXIT_FINDINGS = 1
 
 
 class GankitError(Exception):
     """Base class for errors caused by user input (files, configs, flags)."""
+
+    #: the command line's exit status for this error
+    exit_code: int = 2
+    #: False for a requested stop (printed as `gankit: ...`, not `gankit: error: ...`)
+    is_error: bool = True
 
 
 class ConfigError(GankitError, ValueError):

@@ -42,7 +42,10 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="gankit", description="gankit: train, sample and inspect generative adversarial networks.",
-        epilog="Run 'gankit VERB --help' for a verb's options. Quickstart: gankit train --out runs/quickstart")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'gankit VERB --help' for a verb's options. Quickstart: gankit train --out runs/quickstart\n\n"
+               "exit status: 0 success; 1 doctor found a problem; 2 bad input; 3 training diverged (NaN/inf);\n"
+               "4 a distributed peer failed; 130/143 training stopped by SIGINT/SIGTERM (checkpoint written)")
     parser.add_argument("--version", action="version", version=f"gankit {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
@@ -57,11 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except GankitError as e:
-        stopped = getattr(e, "exit_code", None)  # training stopped on request (SIGINT/SIGTERM): not an error
         # one line whatever the message holds: a path or key from the command line or a file may carry a newline
         line = shown(e, limit=MAX_ERROR_CHARS)
-        print(f"gankit: {line}" if stopped else f"gankit: error: {line}", file=sys.stderr)
-        return stopped or 2
+        print(f"gankit: error: {line}" if e.is_error else f"gankit: {line}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_text
-from ..errors import shown
+from ..errors import EXIT_FINDINGS, shown
 from ..rundir import RunDir
 from .monitor import FINDINGS, d_outputs, monitor_for, replay
 
@@ -271,7 +271,8 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("doctor", help="diagnose a training run: what went wrong, when, and why",
                        description="Read a run's metrics.jsonl (with the health monitor's events), config, "
                        "checkpoints and samples; print a short diagnosis naming when things went wrong and why, "
-                       "with the remedy, and write it to RUN/doctor.txt with one page of plots, RUN/doctor.png.")
+                       "with the remedy, and write it to RUN/doctor.txt with one page of plots, RUN/doctor.png. "
+                       "Exit status 0 when it found nothing, 1 when it found a problem, 2 on bad input.")
     p.add_argument("run", help="run directory")
     p.add_argument("--json", action="store_true", help="print the diagnosis as JSON instead of text")
     p.add_argument("--no-plot", action="store_true", help="skip doctor.png")
@@ -287,4 +288,4 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         run = RunDir(Path(args.run))
         print(f"gankit: diagnosis -> {shown(str(run.doctor_text), 500)}"
               + ("" if args.no_plot else f", plots -> {shown(str(run.doctor_plot), 500)}"))
-    return 0
+    return EXIT_FINDINGS if d.findings else 0  # scripts can tell a run with a problem from a healthy one

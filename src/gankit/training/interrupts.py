@@ -27,6 +27,8 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class TrainingInterrupted(GankitError):
     """SIGINT/SIGTERM stopped training after a step, with a checkpoint of that step written."""
 
+    is_error = False
+
     def __init__(self, message: str, signum: int = signal.SIGINT) -> None:
         super().__init__(message)
         self.signum = signum

@@ -42,6 +42,8 @@ from .state import TrainState
 class TrainingDiverged(GankitError):
     """A loss or statistic became NaN/inf; the run stops and its last good checkpoint is left as it was."""
 
+    exit_code = 3
+
 
 class NonFinite(Exception):
     """Raised out of a step whose log row holds NaN/inf; the outer loop rolls back or stops."""
