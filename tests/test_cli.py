@@ -95,3 +95,25 @@ def test_bad_input_gives_one_line_error(tmp_path, args, needle):
 def test_resume_rejects_other_flags(cond_run):
     r = gk("train", "--resume", cond_run, "--lr", "0.1", check=False)
     assert r.returncode == 2 and "--lr" in r.stderr
+
+
+def test_json_means_the_same_on_every_verb(tmp_path, capsys):
+    """--json PATH writes the verb's JSON to PATH and keeps the summary on stdout; a bare --json (or '-') prints
+    only the JSON on stdout, the summary going to stderr; a folder is refused before any work."""
+    from gankit.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "ring8", "--model", "mlp", "--steps", "4", "--batch-size", "16",
+                 "--no-progress", "--out", str(run)]) == 0
+    for verb in (["info", str(run)], ["doctor", str(run), "--no-plot"], ["evaluate", str(run), "--n", "200"]):
+        capsys.readouterr()
+        for bare in (["--json"], ["--json", "-"]):
+            assert main([*verb, *bare]) in (0, 1)
+            out = capsys.readouterr().out
+            assert isinstance(json.loads(out), dict), (verb, out[:200])
+        target = tmp_path / f"{verb[0]}.json"
+        assert main([*verb, "--json", str(target)]) in (0, 1)
+        out = capsys.readouterr().out
+        assert isinstance(json.loads(target.read_text()), dict) and str(target) in out
+        assert main([*verb, "--json", str(tmp_path)]) == 2
+        assert "is a folder" in capsys.readouterr().err

@@ -46,7 +46,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--target", type=int, help="targeted attack: make every image read as this class")
     p.add_argument("--source", type=int, help="with --target: attack only images of this class")
     p.add_argument("--seed", type=int, default=d.seed, help=f"image subset and random control (default: {d.seed})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default: {d.batch_size})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"images per attack batch (default: {d.batch_size})")
     p.add_argument("--classifier", help="attack this classifier file (e.g. an adv-trained one) instead of the "
                    "shipped one")
     p.add_argument("--gallery-eps", type=float, help="eps of the gallery (default: the smallest that fools at "
@@ -56,7 +56,7 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--adv-train", action="store_true", help="also fine-tune the classifier on PGD examples of "
                    "the training split, attack it the same way and draw its curve beside the standard one")
     g.add_argument("--adv-eps", type=float, help="training budget (default: the median of --eps)")
-    g.add_argument("--adv-epochs", type=int, default=d.adv_epochs, help=f"(default: {d.adv_epochs})")
+    g.add_argument("--adv-epochs", type=int, default=d.adv_epochs, help=f"epochs of adversarial training (default: {d.adv_epochs})")
     g.add_argument("--adv-steps", type=int, default=d.adv_steps, help=f"PGD steps per batch (default: {d.adv_steps})")
     g.add_argument("--adv-train-n", type=int, default=d.adv_train_n,
                    help=f"training images, a seeded subset (default: {d.adv_train_n}; 60000: all)")

@@ -17,7 +17,7 @@ def add_parsers(sub: Any) -> None:
                        "(pip install 'gankit[onnx]'). --format safetensors writes the bare generator weights and a "
                        "JSON config beside them (OUT with suffix .json), which gankit.load also reads.")
     p.add_argument("run", help="run directory or checkpoint file")
-    p.add_argument("--format", choices=FORMATS, default="onnx", help="(default: onnx)")
+    p.add_argument("--format", choices=FORMATS, default="onnx", help="onnx (a graph for any ONNX runtime) or safetensors (bare weights gankit.load reads) (default: onnx)")
     p.add_argument("--out", help="file to write (default: RUN/generator.onnx or RUN/generator.safetensors)")
     p.add_argument("--no-ema", action="store_true", help="export the raw G instead of its EMA copy")
     p.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison after an ONNX export")

@@ -4,10 +4,10 @@ reads, so a fault is a one-line error naming the file, never a traceback)."""
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from ..rundir import PRINTED_METRICS, run_summary
+from .jsonout import STDOUT, add_json_flag, check_json_target, emit_json
 
 #: `gankit info`'s summary of a run, every file it reads checked (gankit.rundir.run_summary)
 run_info = run_summary
@@ -16,14 +16,15 @@ run_info = run_summary
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("info", help="show a run's config and training summary")
     p.add_argument("run", help="run directory")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_json_flag(p, "the summary")
     p.set_defaults(func=cmd_info)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    check_json_target(args.json)
     s = run_info(args.run)
-    if args.json:
-        print(json.dumps(s, indent=2))
+    emit_json(args.json, s)
+    if args.json == STDOUT:
         return 0
     c = s["config"]
     print(f"run          {s['run']}")

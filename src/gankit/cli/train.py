@@ -124,7 +124,8 @@ def add_parsers(sub: Any) -> None:
                    "add instance noise or label smoothing, switch minimax to the non-saturating G loss, roll back "
                    "to the last checkpoint on NaN; each action is recorded in metrics.jsonl (default: off)")
     g = p.add_argument_group("run")
-    g.add_argument("--seed", type=int, help=f"{_d('seed')}")
+    g.add_argument("--seed", type=int, help=f"weights, data order, noise: one seed makes the run repeatable "
+                   f"{_d('seed')}")
     g.add_argument("--out", help="run directory (default: runs/DATASET-MODEL-LOSS)")
     g.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its newest checkpoint "
                    "(its config is reused; --steps may extend it)")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..config import MAX_SEED
+from ..cli.jsonout import add_json_flag, check_json_target, emit_json, human
 from ..errors import ConfigError
 
 
@@ -48,7 +48,7 @@ def add_parsers(sub: Any) -> None:
                    help="also the Parzen-window log-likelihood of the test split in nats (MNIST family; the 2014 "
                    "GAN paper's protocol: 10,000 samples, sigma chosen on 1,000 validation images); JSON keys "
                    "parzen_ll and parzen_ll_se")
-    p.add_argument("--json", help="write the scores and their protocol to this JSON file")
+    add_json_flag(p, "the scores and their protocol")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("train-classifier", help="train a domain classifier (the metrics' feature network)",
@@ -60,9 +60,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--dataset", required=True, choices=("mnist", "fashion-mnist"), help="training data")
     p.add_argument("--data-dir", help="folder with the IDX files (default: $GANKIT_DATA, else the cache)")
     p.add_argument("--epochs", type=int, default=6, help="passes over the training set (default: 6)")
-    p.add_argument("--batch-size", type=int, default=128, help="(default: 128)")
+    p.add_argument("--batch-size", type=int, default=128, help="images per training batch (default: 128)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak Adam learning rate, one-cycle (default: 2e-3)")
-    p.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="weight initialisation and batch order (default: 0)")
     p.add_argument("--out", required=True, help="safetensors file to write")
     p.set_defaults(func=cmd_train_classifier)
 
@@ -84,15 +84,6 @@ def _check_file_target(flag: str, path: str | None) -> None:
     """Refuse an output that names a folder before minutes of scoring or training, not after."""
     if path is not None and Path(path).is_dir():
         raise ConfigError(f"{flag} {path}: is a folder; give a file name")
-
-
-def _write_json(path: str, scores: dict[str, Any]) -> None:
-    from ..atomic import atomic_write_text
-
-    try:
-        atomic_write_text(path, json.dumps(scores, indent=2) + "\n")  # never a half-written file
-    except OSError as e:
-        raise ConfigError(f"--json {path}: cannot write ({e.strerror or e})") from None
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
@@ -123,7 +114,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.n is not None:
         _check_range("--n", args.n, 1, MAX_EVAL_SAMPLES)
     _check_range("--seed", args.seed, 0, MAX_SEED)
-    _check_file_target("--json", args.json)
+    check_json_target(args.json)
     if args.images:
         if args.run or args.real:
             raise ConfigError(f"give either --images or {'a RUN' if args.run else '--real'}, not both")
@@ -152,8 +143,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         skipped = (scores.get("inception") or {}).get("skipped")
         if skipped:
             print(f"gankit: Inception metrics skipped: {skipped}", file=sys.stderr)
-    print(format_scores(scores))
-    if args.json:
-        _write_json(args.json, scores)
-        print(f"gankit: scores -> {args.json}")
+    human(format_scores(scores), args.json)
+    emit_json(args.json, scores)
     return 0

@@ -10,13 +10,13 @@ monitor over their metrics (without diversity, which only the loop can measure).
 from __future__ import annotations
 
 import argparse
-import json
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_text
+from ..cli.jsonout import STDOUT, add_json_flag, check_json_target, emit_json
 from ..errors import EXIT_FINDINGS, shown
 from ..rundir import RunDir
 from .monitor import FINDINGS, d_outputs, monitor_for, replay
@@ -274,16 +274,16 @@ def add_parsers(sub: Any) -> None:
                        "with the remedy, and write it to RUN/doctor.txt with one page of plots, RUN/doctor.png. "
                        "Exit status 0 when it found nothing, 1 when it found a problem, 2 on bad input.")
     p.add_argument("run", help="run directory")
-    p.add_argument("--json", action="store_true", help="print the diagnosis as JSON instead of text")
+    add_json_flag(p, "the diagnosis")
     p.add_argument("--no-plot", action="store_true", help="skip doctor.png")
     p.set_defaults(func=cmd_doctor)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    check_json_target(args.json)
     d = doctor(args.run, plot=not args.no_plot)
-    if args.json:
-        print(json.dumps(d.to_dict(), indent=2))
-    else:
+    emit_json(args.json, d.to_dict())
+    if args.json != STDOUT:
         print(d.text(), end="")
         run = RunDir(Path(args.run))
         print(f"gankit: diagnosis -> {shown(str(run.doctor_text), 500)}"

@@ -21,7 +21,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--all", action="store_true", help="run every available experiment and write DIR/report.html")
     p.add_argument("--out", required=True, help="folder for the figures, NAME.json and report.html")
     p.add_argument("--quick", action="store_true", help="small budget (seconds each, as in the tests)")
-    p.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the experiment's networks and data (default: 0)")
     p.set_defaults(func=cmd_explain)
 
 
