@@ -123,7 +123,7 @@ def main() -> None:
             r = score(run, spec, seed, args.data_dir)
             r["train_s"] = read_jsonl(run / "metrics.jsonl")[-1]["time_s"]
             m = machine()  # where and when, beside each seed's result (seeds may run on different days)
-            r["date"], r["machine"] = m["date"], f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads, torch {m['torch']}"
+            r["date"], r["machine"] = m["date"], f"{m['cpu']}, {m['cores']} cores, {m['threads']} thread{'s' if m['threads'] != 1 else ''}, torch {m['torch']}"
             per_seed[str(seed)] = r
             print(f"{name} seed {seed}: {r}", flush=True)
             out.parent.mkdir(parents=True, exist_ok=True)
