@@ -28,6 +28,7 @@ def main() -> None:
     src = Path(args.src)
     m = machine()
     m["date"] = datetime.date.fromtimestamp(src.stat().st_mtime).isoformat()
+    m.pop("load_avg_1m", None)  # read now, not while the command ran
     kept = {"machine": m, "command": args.command, args.key: json.loads(src.read_text())}
     Path(args.dest).parent.mkdir(parents=True, exist_ok=True)
     Path(args.dest).write_text(json.dumps(kept, indent=2) + "\n")
