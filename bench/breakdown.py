@@ -1,4 +1,4 @@
-"""Where a gankit training step's time goes, set against the FLOPs each kind of op does (issue #6, item 2).
+"""Where a gankit training step's time goes, set against the FLOPs each kind of op does.
 
     python bench/breakdown.py [--data-dir DATA] [--batch 128] [--steps 40] [--reps 3] [--timer dispatch] [--out FILE]
 
@@ -147,7 +147,7 @@ def breakdown(short_us: dict[str, float], long_us: dict[str, float], steps: int,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", help="folder with mnist/ IDX files (default: the shipped mnist5k)")
-    ap.add_argument("--batch", type=int, default=128, help="batch size (default 128, as item 2 of bench/run.py)")
+    ap.add_argument("--batch", type=int, default=128, help="batch size (default 128, as the roof measurement of bench/run.py)")
     ap.add_argument("--steps", type=int, default=40, help="steps measured: long run minus short run (default 40)")
     ap.add_argument("--base-steps", type=int, default=10, help="steps of the short run (default 10)")
     ap.add_argument("--reps", type=int, default=3, help="rounds, variants interleaved (default 3)")

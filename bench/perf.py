@@ -44,7 +44,7 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def spread(values: list[float]) -> dict[str, float]:
-    """Median with min and max: the form every figure in BENCHMARKS.md takes."""
+    """Median with min and max: the form every speed figure in docs/speed.md takes."""
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 

@@ -1,23 +1,27 @@
 """Train the default recipes on full MNIST / Fashion-MNIST and score them: the README's results table.
 
     python bench/quality.py --data-dir DATA [--datasets mnist fashion-mnist] [--steps N] [--seed 0]
+                            [--variants dcgan/nonsaturating dcgan/nonsaturating/cond ...]
                             [--out bench/results/quality.json]
 
 For each data set: MLP GAN, DCGAN with the non-saturating, LSGAN, WGAN-GP and hinge losses, and the conditional
 DCGAN (which also gets the Classification Accuracy Score). Each run uses the default recipe (see
 gankit/recipes.py) and `gankit evaluate` with 10,000 samples and the given seed; the wall time is the training
-time on this machine. Prints a Markdown table and writes every score with its protocol to --out.
+time on this machine. Prints a Markdown table and writes every score with its protocol, the command, the date
+and the machine to --out (bench/render.py renders the docs' tables from it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import gankit
 from gankit.rundir import run_summary
+from perf import machine
 
 VARIANTS = [("mlp", "nonsaturating", False), ("dcgan", "nonsaturating", False), ("dcgan", "lsgan", False),
             ("dcgan", "wgan-gp", False), ("dcgan", "hinge", False), ("dcgan", "nonsaturating", True)]
@@ -69,13 +73,23 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/quality.json")
     ap.add_argument("--reuse", action="store_true", help="evaluate finished runs already in --runs instead of "
                     "training them again")
+    ap.add_argument("--variants", nargs="+", metavar="MODEL/LOSS[/cond]",
+                    help="only these variants (default: all six), e.g. dcgan/nonsaturating/cond")
     args = ap.parse_args()
-    rows = []
+    variants = VARIANTS
+    if args.variants:
+        known = {f"{m}/{l}{'/cond' if c else ''}": (m, l, c) for m, l, c in VARIANTS}
+        unknown = [v for v in args.variants if v not in known]
+        if unknown:
+            ap.error(f"unknown variant {unknown[0]!r} (choose from {', '.join(known)})")
+        variants = [known[v] for v in args.variants]
+    result = {"machine": machine(), "command": "python bench/quality.py " + " ".join(sys.argv[1:]), "rows": []}
+    rows = result["rows"]
     for dataset in args.datasets:
-        for model, loss, cond in VARIANTS:
+        for model, loss, cond in variants:
             rows.append(run_one(dataset, model, loss, cond, args))
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")  # after each run: partial results survive
+            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")  # after each run: partial results survive
             print(table(rows[-1:]).splitlines()[-1], flush=True)
     print(table(rows))
 

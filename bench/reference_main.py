@@ -1,4 +1,4 @@
-"""Issue #6, item 1, against the reference run as it is: pytorch/examples' `dcgan/main.py`, unmodified, in a
+"""Training throughput against the reference run as it is: pytorch/examples' `dcgan/main.py`, unmodified, in a
 virtual environment of its own (it needs torchvision, which does not load beside gankit's torch 2.13.0+cpu;
 torch 2.14.1 with torchvision 0.29.1 does), against `gankit.train` on the same data, architecture, image size and
 batch: MNIST at main.py's defaults (64x64, batch 64, ngf = ndf = 64, Adam 2e-4, 2 loader workers).

@@ -1,6 +1,6 @@
-"""gankit's performance benchmarks, measured side by side in one run (issue #6; results in BENCHMARKS.md).
+"""gankit's performance benchmarks, measured side by side in one run (results in bench/results/, rendered into docs/speed.md).
 
-    python bench/run.py --quick [--data-dir DATA]       # items 1, 2 and 4 at reduced size, under 5 minutes
+    python bench/run.py --quick [--data-dir DATA]       # throughput, roof and sampling at reduced size, under 5 minutes
     python bench/run.py [--data-dir DATA] [--reps 5]    # the same at full size
     python bench/run.py --variants default,fast,compiled  # also time fast + torch.compile
 
@@ -97,7 +97,7 @@ def variant_names(text: str) -> dict[str, dict[str, bool]]:
 
 
 def bench_roof(args: argparse.Namespace) -> dict[str, Any]:
-    """Item 2 at each batch size of --roof-batch. Larger batches are timed over proportionally fewer steps, so
+    """The roof measurement at each batch size of --roof-batch. Larger batches are timed over proportionally fewer steps, so
     every measurement trains on about the same number of images."""
     base_steps, base_warmup = (36, 12) if args.quick else (200, 50)
     width = 64
@@ -136,7 +136,7 @@ def bench_roof(args: argparse.Namespace) -> dict[str, Any]:
         for name in args.variants:
             log(f"  batch {batch}, gankit-{name}: {fmt(per[f'gankit-{name}']['roof_fraction_of_run_best'], 2)} of "
                 f"the run's best roof, {out['run_roof_gflops']:.0f} GFLOP/s")
-    # the headline: the batch whose best variant came closest to the roof (batch size is one of the issue's levers)
+    # the headline: the batch whose best variant came closest to the roof (batch size is one of the levers)
     best = max(out["batches"].values(),
                key=lambda per: max(per[f"gankit-{v}"]["roof_fraction_of_run_best"]["median"] for v in args.variants))
     out.update(best)
@@ -145,7 +145,7 @@ def bench_roof(args: argparse.Namespace) -> dict[str, Any]:
 
 def against_run_best(batches: dict[str, Any], variants: list[str]) -> float:
     """Add `roof_fraction_of_run_best` to every variant of every batch: achieved GFLOP/s over the best roof read in
-    the whole item, not the one read in the same round. On a shared machine the roof reads lower in some rounds
+    the whole measurement, not the one read in the same round. On a shared machine the roof reads lower in some rounds
     (it read 74-153 GFLOP/s within one run), and a low reading inflates that round's fraction; the machine's roof
     is the best it showed. Returns that roof."""
     roof = max(x["roof_gflops"] for per in batches.values() for v in variants for x in per[f"gankit-{v}"]["runs"])
@@ -200,15 +200,15 @@ def bench_sampling(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="reduced sizes: items 1, 2 and 4 in under 5 minutes")
+    ap.add_argument("--quick", action="store_true", help="reduced sizes: throughput, roof and sampling in under 5 minutes")
     ap.add_argument("--data-dir", help="folder with mnist/ IDX files (default: the shipped mnist5k)")
     ap.add_argument("--reps", type=int, help="rounds per figure (default 5; 3 with --quick)")
     ap.add_argument("--items", default="throughput,roof,sampling", help="comma-separated subset")
     ap.add_argument("--out", default="runs/bench-perf.json", help="where the figures go as JSON")
     ap.add_argument("--roof-batch", type=batch_sizes, default=[128],
-                    help="item 2's batch sizes, comma-separated (default 128); the headline takes the best")
+                    help="the roof measurement's batch sizes, comma-separated (default 128); the headline takes the best")
     ap.add_argument("--variants", type=variant_names, default=VARIANTS,
-                    help=f"gankit variants of items 1 and 2, comma-separated, from {', '.join(ALL_VARIANTS)} "
+                    help=f"gankit variants of the throughput and roof measurements, comma-separated, from {', '.join(ALL_VARIANTS)} "
                          "(default: default,fast)")
     args = ap.parse_args()
     args.reps = args.reps or (3 if args.quick else 5)
@@ -228,7 +228,7 @@ def main() -> None:
     result["wall_s"] = time.perf_counter() - t0
     result["load_avg_1m_end"] = machine()["load_avg_1m"]
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    # the variant the headline quotes: the fastest end to end, or without item 1 the one closest to the roof
+    # the variant the headline quotes: the fastest end to end, or without the throughput measurement the one closest to the roof
     rank = ("throughput", "images_per_s") if "throughput" in result else ("roof", "roof_fraction_of_run_best")
     best = max(args.variants, key=lambda v: result.get(rank[0], {}).get(f"gankit-{v}", {})
                .get(rank[1], {}).get("median", 0))

@@ -1,4 +1,4 @@
-"""How gankit's training cost grows (issue #6, item 6): with the batch size, with the data set's size, and with
+"""How gankit's training cost grows: with the batch size, with the data set's size, and with
 the run's length (no step whose cost grows with the number of steps already taken).
 
     python bench/scaling.py [--data-dir DATA] [--reps 3] [--parts batch,data,length]

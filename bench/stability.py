@@ -1,4 +1,4 @@
-"""Do the default recipes converge on every seed? (issue #8) Trains each recipe over seeds 0-9 at its default
+"""Do the default recipes converge on every seed? Trains each recipe over seeds 0-9 at its default
 budget, scores every run, and tabulates the outcome per recipe.
 
     python bench/stability.py --data-dir DATA [--recipes ring8-mlp mnist-dcgan ...] [--seeds 0-9]
@@ -11,7 +11,7 @@ A run counts as converged by criteria fixed before any run was made:
   mode_collapse, non_finite, exploding) in the last quarter of the run;
 - conditional images, also: label accuracy (the shipped classifier agreeing with the label asked for) of at
   least LABEL_ACC_CONVERGED, so that the label decides what is drawn (a G that ignores it scores 0.1). This
-  criterion was added in session 6, before any conditional recipe was run here.
+  criterion was fixed before any conditional recipe was run over seeds.
 Runs already finished under --runs are scored again without training when --reuse is given, and interrupted
 ones resume from their newest checkpoint, so the table can be filled over several sittings.
 
@@ -19,7 +19,7 @@ ones resume from their newest checkpoint, so the table can be filled over severa
 
 joins the results of processes run side by side (one per recipe or seed range) into --out and prints the table;
 nothing is trained. A seed found again in a later file replaces the earlier result (a rerun), and says so.
-The result files live in bench/results/, under version control, so that the figures BENCHMARKS.md quotes can
+The result files live in bench/results/, under version control, so that the figures docs/results.md renders can
 be read back per seed; the runs themselves (weights, samples) stay under --runs, which is not kept.
 """
 
@@ -34,6 +34,7 @@ from typing import Any
 
 import gankit
 from gankit import checkpoint as ckpt
+from perf import machine
 from gankit.stats import read_jsonl
 
 RECIPES: dict[str, dict[str, Any]] = {
@@ -121,6 +122,8 @@ def main() -> None:
                 gankit.train(cfg)
             r = score(run, spec, seed, args.data_dir)
             r["train_s"] = read_jsonl(run / "metrics.jsonl")[-1]["time_s"]
+            m = machine()  # where and when, beside each seed's result (seeds may run on different days)
+            r["date"], r["machine"] = m["date"], f"{m['cpu']}, {m['cores']} cores, {m['threads']} thread{'s' if m['threads'] != 1 else ''}, torch {m['torch']}"
             per_seed[str(seed)] = r
             print(f"{name} seed {seed}: {r}", flush=True)
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""DCGAN's thin layers as GEMMs against oneDNN, side by side (issue #6, item 2).
+"""DCGAN's thin layers as GEMMs against oneDNN, side by side.
 
     python bench/thin_layers.py [--data-dir DATA] [--batch 64,128] [--reps 8] [--out FILE]
     python bench/thin_layers.py --per-layer [--batch 64,128] [--reps 3]

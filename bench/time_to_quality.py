@@ -1,4 +1,4 @@
-"""Time to quality (issue #6, item 3): wall time until the MNIST feature-space FID falls below a threshold fixed in
+"""Time to quality: wall time until the MNIST feature-space FID falls below a threshold fixed in
 advance, gankit's default recipe against the reference recipe of pytorch/examples' dcgan, on the same machine.
 
     python bench/time_to_quality.py --data-dir DATA [--seeds 0,1] [--out runs/bench-ttq.json]

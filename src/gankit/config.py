@@ -144,7 +144,7 @@ class TrainConfig:
     tensorboard: bool = False  # also write metrics.jsonl's scalars and the sample grids as TensorBoard events
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch of all ranks
 
-    # --- speed (measured in bench/run.py; see BENCHMARKS.md)
+    # --- speed (measured in bench/run.py; see docs/speed.md)
     channels_last: bool = False  # conv nets and image batches in NHWC memory: faster oneDNN convolutions on CPU
     compile: bool = False  # torch.compile the networks' training forwards: a slow first step, faster after
     # G's update reuses the fake batch of the last D update (pytorch/examples' dcgan does) instead of fresh z

@@ -49,7 +49,7 @@ _GRID25: dict[str, Any] = {"depth": 3, "steps": 16000}
 # DCGAN (one-hot label maps in D), 3,000 steps, `gankit evaluate --n 2000`: without it G drew nearly one image per
 # class on MNIST (seed 0, recall 0.004); with it, over seeds 0-9, FID 52-70 / recall 0.68-0.74 / label accuracy
 # 0.85-0.90 on MNIST and 121-150 / 0.13-0.19 / 0.72-0.78 on Fashion-MNIST; at 1.0 the labels blur (seed 0: 0.76
-# and 0.67). BENCHMARKS.md has the tables.
+# and 0.67). docs/results.md has the notes.
 _CONDITIONAL_IMAGE: dict[str, Any] = {"mode_seeking": 0.3}
 
 # WGAN-GP as Gulrajani et al. trained it: five critic steps per generator step, Adam 1e-4 with beta2 0.9.

@@ -148,7 +148,7 @@ def add_parsers(sub: Any) -> None:
                              "DistributedDataParallel (gloo on CPU, nccl on GPU); rank 0 writes the run directory")
     g.add_argument("--sync-bn", action="store_true", help="BatchNorm statistics over the global batch of all ranks "
                    "(SyncBatchNorm); without it each rank normalises its own rows")
-    g = p.add_argument_group("speed", "measured side by side in bench/run.py (BENCHMARKS.md)")
+    g = p.add_argument_group("speed", "measured side by side in bench/run.py (docs/speed.md)")
     g.add_argument("--channels-last", action="store_true", help="conv nets and image batches in NHWC memory "
                    "format: faster oneDNN convolutions on CPU")
     g.add_argument("--compile", action="store_true", help="torch.compile the training forwards of G and D: the "

@@ -19,7 +19,7 @@ every reader of metrics.jsonl keeps seeing one row per log step.
 `gankit doctor` (`gankit.health.doctor`, imported from there) reads a finished run and names what went wrong,
 when, and why.
 
-Thresholds were set on measured runs (BENCHMARKS.md, "Health monitor calibration"): healthy default recipes on
+Thresholds were set on measured runs (bench/health_calibration.py; docs/health.md): healthy default recipes on
 mnist5k and ring8 over several seeds raise nothing; D with 10x G's learning rate is flagged within a few hundred
 steps.
 """

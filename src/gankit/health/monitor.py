@@ -32,7 +32,7 @@ REMEDIES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When a finding fires. Set on measured runs (BENCHMARKS.md, "Health monitor calibration")."""
+    """When a finding fires. Set on measured runs (bench/health_calibration.py; docs/health.md)."""
 
     patience: int = 3  # consecutive log intervals a condition must hold (non_finite: 1)
     dom_gap: float = 0.9  # d_domination: D(x) - D(G(z)) at least this (e.g. 0.95 vs 0.05)...

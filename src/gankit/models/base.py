@@ -63,7 +63,7 @@ class DiscriminatorBase(nn.Module):
         """Concat conditioning of a conv D: the label appended to the image as one-hot constant maps.
 
         Fixed one-hot, not a learned embedding. Measured with the conditional DCGAN recipe (3,000 steps, seed 0,
-        BENCHMARKS.md): an nn.Embedding at its N(0, 1) init, about 3x the image's scale on every pixel, left D at
+        docs/results.md): an nn.Embedding at its N(0, 1) init, about 3x the image's scale on every pixel, left D at
         chance on Fashion-MNIST from step ~450 (loss 2 log 2, label accuracy 0.60); one-hot maps keep D
         discriminating on both MNIST and Fashion-MNIST."""  # [N, C, H, W] -> [N, C + K, H, W]
         if not self.label_channels:

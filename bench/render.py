@@ -1,0 +1,425 @@
+"""Render the result tables of the README and docs/ from the JSON files in bench/results/: one source per number.
+
+    python bench/render.py            # rewrite every table between its markers
+    python bench/render.py --check    # exit 1 when a table differs from what its JSON renders (nothing written)
+
+A table lives between `<!-- table:NAME -->` and `<!-- /table:NAME -->` in README.md or docs/*.md; NAME is a key
+of TABLES below, which names the result files it reads. Everything between the markers is generated: edit the
+JSON's producer (the bench script), not the table. A result file that is missing is an error naming it (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+MARKER = re.compile(r"(<!-- table:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /table:(?P=name) -->)", re.S)
+
+
+class MissingResult(Exception):
+    """A table's result file is not in bench/results/."""
+
+
+# Result files from before the bench scripts wrote their own date, machine and command: that provenance, as
+# recorded when they were run, kept here beside the files it describes.
+PROVENANCE: dict[str, dict[str, str]] = {
+    "bench-breakdown-dispatch-b64.json": {
+        "command": "python bench/breakdown.py --data-dir DATA --batch 64 --reps 3 --timer dispatch "
+                   "--out bench/results/bench-breakdown-dispatch-b64.json"},
+    "bench-breakdown-dispatch-b128.json": {
+        "command": "python bench/breakdown.py --data-dir DATA --batch 128 --reps 3 --timer dispatch "
+                   "--out bench/results/bench-breakdown-dispatch-b128.json"},
+    "stability-ring8-mlp.json": {
+        "command": "OMP_NUM_THREADS=1 python bench/stability.py --recipes ring8-mlp --seeds 0-4 "
+                   "--out bench/results/stability-ring8-mlp.json (stopped after the seeds listed)"},
+    "stability-mnist-classic-b.json": {
+        "command": "OMP_NUM_THREADS=1 python bench/stability.py --data-dir DATA --recipes mnist-classic --seeds 2-9 "
+                   "--reuse --out bench/results/stability-mnist-classic-b.json",
+        "date": "2026-11-28", "machine": "2-core x86_64 CPU (AMD EPYC), 1 thread, torch 2.13.0+cpu"},
+    "stability-fashion-classic.json": {
+        "command": "OMP_NUM_THREADS=1 python bench/stability.py --data-dir DATA --recipes fashion-classic --seeds 0-9 "
+                   "--reuse --out bench/results/stability-fashion-classic.json (seeds 0-3 finished)",
+        "date": "2026-11-28", "machine": "2-core x86_64 CPU (AMD EPYC), 1 thread, torch 2.13.0+cpu"},
+    "stability-fashion-classic-b.json": {
+        "command": "OMP_NUM_THREADS=1 python bench/stability.py --data-dir DATA --recipes fashion-classic --seeds 4-6 "
+                   "--reuse --out bench/results/stability-fashion-classic-b.json",
+        "date": "2026-11-28", "machine": "2-core x86_64 CPU (AMD EPYC), 1 thread, torch 2.13.0+cpu"},
+    "stability-fashion-classic-c.json": {
+        "command": "OMP_NUM_THREADS=1 python bench/stability.py --data-dir DATA --recipes fashion-classic --seeds 7-9 "
+                   "--reuse --out bench/results/stability-fashion-classic-c.json",
+        "date": "2026-11-28", "machine": "2-core x86_64 CPU (AMD EPYC), 1 thread, torch 2.13.0+cpu"},
+}
+
+
+def load(name: str, results: Path) -> Any:
+    path = results / name
+    if not path.is_file():
+        raise MissingResult(f"bench/results/{name} is missing (a rendered table reads it)")
+    return json.loads(path.read_text())
+
+
+def machine_text(m: dict[str, Any]) -> str:
+    """'2026-11-29, 2-core x86_64 CPU (AMD EPYC), 1 thread, torch 2.13.0+cpu' from a bench script's machine record."""
+    threads = m.get("threads")
+    t = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
+    load = f", load average {m['load_avg_1m']:g} at the start" if "load_avg_1m" in m else ""
+    return f"{m['date']}, {m.get('cores', 2)}-core x86_64 CPU ({m['cpu']}){t}, torch {m['torch']}{load}"
+
+
+def command_text(cmd: str) -> str:
+    """A recorded command with this machine's data folder written as DATA."""
+    cmd = re.sub(r"--data-dir \S+", "--data-dir DATA", cmd)
+    return re.sub(r" --runs /\S+", "", cmd)  # where scratch runs went changes no result
+
+
+def source(files: list[str], results: Path, data: list[Any]) -> str:
+    """The line under a table: which file, which command, when and where."""
+    parts = []
+    for name, d in zip(files, data):
+        p = PROVENANCE.get(name, {})
+        if isinstance(d, dict) and "machine" in d:
+            cmd = d.get("command") or p["command"]
+            parts.append(f"`{name}`: `{command_text(cmd)}`, {machine_text(d['machine'])}")
+            continue
+        seeds = [r for per in d.values() for r in per.values()] if isinstance(d, dict) else []
+        dated = sorted({f"{r['date']}, {_one_thread(r['machine'])}" for r in seeds if r.get("date")})
+        where = "; ".join(dated) or (f"{p['date']}, {p['machine']}" if "date" in p else "")
+        cmd = f"`{p['command']}`" if "command" in p else ""
+        parts.append(f"`{name}`" + (": " if cmd or where else "") + ", ".join(x for x in (cmd, where) if x))
+    return "*Source: " + "; ".join(parts) + ".*\n"
+
+
+def _one_thread(text: str) -> str:
+    return re.sub(r"\b1 threads\b", "1 thread", text)
+
+
+def g(x: Any, digits: int = 3) -> str:
+    """A number at `digits` significant figures (no exponent for ordinary sizes); blank for None."""
+    if x is None:
+        return ""
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}"
+    if abs(x) >= 10 ** digits:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def fixed(x: Any, places: int) -> str:
+    return "" if x is None else f"{x:,.{places}f}"
+
+
+def spread(s: dict[str, float], places: int = 0) -> str:
+    """'median (min-max)' of a bench spread record."""
+    return f"{s['median']:,.{places}f} ({s['min']:,.{places}f}-{s['max']:,.{places}f})"
+
+
+def _spread_of(xs: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def md(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def classes_present(hist: Any) -> str:
+    """Classes holding at least 2 % of the samples (the criterion of bench/stability.py)."""
+    return str(sum(1 for v in hist if v >= 0.02)) if isinstance(hist, list) else ""
+
+
+# --- the tables -------------------------------------------------------------------------------------------------
+
+def t_floors(files: list[str], data: list[Any]) -> str:
+    rows = []
+    for dataset, s in data[0]["rows"].items():
+        rows.append([f"real {dataset} test split vs train split", fixed(s["fid"], 2),
+                     f"{s['kid']:.2f} ± {s['kid_std']:.2f}", fixed(s["precision"], 3), fixed(s["recall"], 3),
+                     fixed(s["density"], 3), fixed(s["coverage"], 3), fixed(s["inception_score"], 2),
+                     fixed(s["class_kl"], 4)])
+    return md(["data", "FID", "KID (×1000, ± std)", "precision", "recall", "density", "coverage", "IS analogue",
+               "class KL"], rows)
+
+
+def t_quality(files: list[str], data: list[Any]) -> str:
+    rows = []
+    for d in data:
+        for r in d["rows"]:
+            model = r["model"] + (" conditional" if r["conditional"] else "")
+            acc = r.get("label_accuracy")
+            cas = r.get("cas")
+            cas = cas.get("accuracy") if isinstance(cas, dict) else cas
+            rows.append([r["dataset"], f"{model} / {r['loss']}", f"{r['steps']:,}", fixed(r["fid"], 1),
+                         f"{r['kid']:.1f}", fixed(r["precision"], 3), fixed(r["recall"], 3), fixed(r["density"], 3),
+                         fixed(r["coverage"], 3), classes_present(r.get("class_histogram")),
+                         fixed(r.get("class_kl"), 3), fixed(acc, 3), "" if cas is None else f"{100 * cas:.1f} %",
+                         f"{r['train_s']:,.0f}"])
+    return md(["data", "model / loss", "G steps", "FID", "KID (×1000)", "precision", "recall", "density",
+               "coverage", "classes ≥ 2 %", "class KL", "label accuracy", "CAS", "train s"], rows)
+
+
+def _merged_stability(data: list[Any]) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for d in data:
+        for recipe, per_seed in d.items():
+            merged.setdefault(recipe, {}).update(per_seed)
+    return merged
+
+
+def t_stability(files: list[str], data: list[Any]) -> str:
+    rows = []
+    for recipe, per_seed in _merged_stability(data).items():
+        seeds = sorted(per_seed, key=int)
+        rs = [per_seed[s] for s in seeds]
+        ok = sum(r["converged"] for r in rs)
+        if "modes" in rs[0]:
+            outcome = ("modes " + ", ".join(str(r["modes"]) for r in rs)
+                       + f"; high quality {min(r['hq'] for r in rs):.2f}-{max(r['hq'] for r in rs):.2f}")
+        else:
+            fids = [r["fid"] for r in rs]
+            outcome = (f"FID (2,000 samples) {', '.join(f'{f:.0f}' for f in fids)}; median "
+                       f"{statistics.median(fids):.0f}; recall {min(r['recall'] for r in rs):.2f}-"
+                       f"{max(r['recall'] for r in rs):.2f}; classes ≥ 2 %: "
+                       f"{_range([r['classes'] for r in rs], '{:d}')}")
+            if "label_accuracy" in rs[0]:
+                outcome += (f"; label accuracy {min(r['label_accuracy'] for r in rs):.2f}-"
+                            f"{max(r['label_accuracy'] for r in rs):.2f}")
+            late = sorted({f for r in rs for f in r.get("late_findings", [])})
+            outcome += f"; late health findings: {', '.join(late) if late else 'none'}"
+        train = [r["train_s"] for r in rs]
+        rows.append([f"`{recipe}`", _seed_ranges([int(s) for s in seeds]), f"{ok} / {len(rs)}", outcome,
+                     f"{min(train):,.0f}-{max(train):,.0f}"])
+    return md(["recipe", "seeds", "converged", "outcome, per seed in order", "train s"], rows)
+
+
+def _range(xs: list[Any], fmt: str) -> str:
+    lo, hi = fmt.format(min(xs)), fmt.format(max(xs))
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def _seed_ranges(seeds: list[int]) -> str:
+    out, start = [], seeds[0]
+    for a, b in zip(seeds, seeds[1:] + [None]):
+        if b != a + 1:
+            out.append(f"{start}-{a}" if a != start else str(a))
+            start = b
+    return ", ".join(out)
+
+
+def t_perf_full(files: list[str], data: list[Any]) -> str:
+    head = ["figure"] + [f"`{f}` ({d['machine']['date']})" for f, d in zip(files, data)]
+
+    def row(label: str, get: Callable[[dict[str, Any]], str]) -> list[str]:
+        return [label] + [get(d) for d in data]
+
+    def ratio(d: dict[str, Any], v: str) -> str:
+        t = d["throughput"][v]
+        return f"{spread(t['images_per_s'])}, x{spread(t['speedup_vs_reference'], 2)}"
+
+    def roof(d: dict[str, Any], v: str) -> str:
+        r = d["roof"]["batches"]["128"][v]
+        of_best = r.get("roof_fraction_of_run_best")
+        if of_best is None:  # older files: the fraction against the best roof read anywhere in the run
+            best = max(x["roof_gflops"] for b in d["roof"]["batches"].values() for k, w in b.items()
+                       if isinstance(w, dict) and "runs" in w for x in w["runs"])
+            of_best = _spread_of([x["achieved_gflops"] / best for x in r["runs"]])
+        return f"{spread(r['achieved_gflops'])} GFLOP/s, {spread(of_best, 2)} of the run's best roof"
+
+    rows = [row("training, reference loop (pytorch/examples dcgan, re-stated), images/s",
+                lambda d: spread(d["throughput"]["reference"]["images_per_s"])),
+            row("training, gankit default, images/s (ratio to the reference)", lambda d: ratio(d, "gankit-default")),
+            row("training, gankit `--channels-last --reuse-fake`, images/s (ratio)", lambda d: ratio(d, "gankit-fast")),
+            row("compute, default, batch 128", lambda d: roof(d, "gankit-default")),
+            row("compute, `--channels-last --reuse-fake`, batch 128", lambda d: roof(d, "gankit-fast")),
+            row("sampling, n = 1024 per call, default layout, images/s",
+                lambda d: spread(d["sampling"]["default"]["batch_1024"])),
+            row("sampling, n = 1024 per call, channels-last, images/s",
+                lambda d: spread(d["sampling"]["channels_last"]["batch_1024"]))]
+    return md(head, rows)
+
+
+def t_perf_compiled(files: list[str], data: list[Any]) -> str:
+    d = data[0]
+    t, r = d["throughput"], d["roof"]
+    rows = [["reference loop", spread(t["reference"]["images_per_s"]), "", ""]]
+    for v, label in (("gankit-fast", "gankit `--channels-last --reuse-fake`"),
+                     ("gankit-compiled", "the same with `--compile`")):
+        rows.append([label, spread(t[v]["images_per_s"]), f"x{spread(t[v]['speedup_vs_reference'], 2)}",
+                     spread(r[v]["achieved_gflops"])])
+    return md(["loop", f"images/s (batch {t['batch_size']}, {t['n_images']:,} images)", "ratio to the reference",
+               f"GFLOP/s at batch {r['batch_size']}"], rows)
+
+
+def t_thin_layers(files: list[str], data: list[Any]) -> str:
+    rows = []
+    for batch, b in data[0]["batches"].items():
+        r = b["gemm_over_onednn"]
+        rows.append([batch, spread(b["spread"]["onednn"]), spread(b["spread"]["gemm"]),
+                     f"{spread(r, 2)}, above 1 in {r['rounds_above_1']} of {len(r['per_round'])} rounds"])
+    return md(["batch", "thin layers on oneDNN, images/s", "thin layers as GEMMs, images/s",
+               "GEMM / oneDNN, paired by round"], rows)
+
+
+def t_thin_layers_per_layer(files: list[str], data: list[Any]) -> str:
+    per = data[0]["per_layer_ms"]
+    batches = list(per)
+    head = ["layer"] + [f"batch {b}, {k}" for b in batches for k in ("oneDNN", "GEMM")]
+    rows = []
+    for layer in per[batches[0]]:
+        rows.append([layer] + [spread(per[b][layer][k], 2) for b in batches for k in ("onednn", "gemm")])
+    return md(head, rows)
+
+
+def t_breakdown(files: list[str], data: list[Any]) -> str:
+    rows = []
+    for d in data:
+        for name, v in d["variants"].items():
+            gr = v["groups"]
+
+            def grp(k: str) -> str:
+                if k not in gr or not gr[k].get("gflop_per_step"):
+                    return ""
+                x = gr[k]
+                rate = f", {x['gflops']['median']:.0f} GFLOP/s" if isinstance(x.get("gflops"), dict) else ""
+                return f"{x['ms_per_step']['median']:.0f} ms{rate}"
+
+            other = gr["other"]
+            rows.append([str(d["batch_size"]), name, spread(v["step_ms"]), grp("conv forward"), grp("conv backward"),
+                         grp("matmul"), f"{other['ms_per_step']['median']:.0f} ms ({other['share']['median']:.2f})",
+                         spread(v["compute_ms"], 1), spread(v["images_per_s_if_rest_free"])])
+    return md(["batch", "variant", "ms per step", "conv forward", "conv backward", "GEMM layers",
+               "everything else (share)", "convolutions and GEMMs alone, ms", "at most, images/s"], rows)
+
+
+def t_memory(files: list[str], data: list[Any]) -> str:
+    rows = []
+    for r in data[0]["rows"]:
+        rows.append([r["what"], f"{r['peak_rss_mib']:,.0f}",
+                     "" if "load_s" not in r else f"{r['load_s']:.1f}", "" if "batches_s" not in r else f"{r['batches_s']:.1f}"])
+    return md(["data path (200 batches of 64 unless named)", "peak RSS, MiB", "load s", "200 batches, s"], rows)
+
+
+def t_classifiers(files: list[str], data: list[Any]) -> str:
+    rows = []
+    for f, d in zip(files, data):
+        c = d["classifier"]
+        rows.append([c["dataset"], f"{100 * c['test_accuracy']:.2f} %", f"{c['test_size']:,}", str(c["epochs"]),
+                     str(c["seed"]), f"`gankit train-classifier --dataset {c['dataset']} --data-dir DATA --epochs "
+                     f"{c['epochs']} --seed {c['seed']} --out src/gankit/assets/{f}`"])
+    return md(["feature network", "test accuracy", "test images", "epochs", "seed", "command"], rows)
+
+
+def load_classifier_meta(name: str, results: Path) -> Any:
+    """The training record a shipped feature network carries in its safetensors header."""
+    path = ROOT / "src" / "gankit" / "assets" / name
+    if not path.is_file():
+        raise MissingResult(f"src/gankit/assets/{name} is missing (a rendered table reads it)")
+    with path.open("rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+    return json.loads(header["__metadata__"]["gankit"])
+
+
+def t_attack(files: list[str], data: list[Any]) -> str:
+    rows = []
+    for d in data:
+        rep = d["report"]
+        for r in rep["results"]:
+            psnr = r.get("mean_psnr_db")
+            rows.append([g(r["eps"]), f"{100 * r['success_rate']:.1f} %", f"{100 * r['random_control_success_rate']:.1f} %",
+                         f"{100 * r['accuracy']:.1f} %", f"{100 * r['random_control_accuracy']:.1f} %",
+                         f"{r['mean_l2']:.3f}", f"{r['mean_linf']:.3f}", "" if psnr is None else f"{psnr:.1f}"])
+    return md(["eps", "success", "random control: success", "accuracy", "random control: accuracy", "mean L2",
+               "mean L-inf", "PSNR dB"], rows)
+
+
+def t_theory(files: list[str], data: list[Any]) -> str:
+    rows = []
+    for d in data:
+        rec = d["record"]
+        for c in rec["claims"]:
+            v = c.get("value")
+            shown = g(float(v), 4) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+            rows.append([f"`{rec['name']}`", c["claim"].replace("|", "\\|"), shown, "yes" if c["holds"] else "**no**"])
+    return md(["experiment", "claim", "measured", "holds"], rows)
+
+
+#: NAME -> (result files, how to load one, how to render them)
+TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[str], list[Any]], str]]] = {
+    "floors": (["floors.json"], load, t_floors),
+    "quality": (["quality-mnist.json"], load, t_quality),
+    "stability": (["stability-ring8-mlp.json", "stability-mnist-classic-b.json", "stability-fashion-classic.json",
+                   "stability-fashion-classic-b.json", "stability-fashion-classic-c.json"], load, t_stability),
+    "perf-full": (["bench-perf-full.json", "bench-perf-full-s11.json"], load, t_perf_full),
+    "perf-compiled": (["bench-perf-compiled-quick.json"], load, t_perf_compiled),
+    "thin-layers": (["bench-thin-layers.json"], load, t_thin_layers),
+    "thin-layers-per-layer": (["bench-thin-layers-per-layer.json"], load, t_thin_layers_per_layer),
+    "breakdown": (["bench-breakdown-dispatch-b64.json", "bench-breakdown-dispatch-b128.json"], load, t_breakdown),
+    "memory": (["memory.json"], load, t_memory),
+    "theory": ([f"theory/{n}.json" for n in ("one-d", "optimal-d", "saturation", "lsgan")], load,
+               t_theory),
+    "attack-mnist-pgd-l2": (["attack-mnist-pgd-l2.json"], load, t_attack),
+    "attack-mnist-fgsm": (["attack-mnist-fgsm.json"], load, t_attack),
+    "classifiers": (["classifiers/mnist.safetensors", "classifiers/fashion-mnist.safetensors"],
+                    load_classifier_meta, t_classifiers),
+}
+
+
+def render_table(name: str, results: Path = RESULTS) -> str:
+    if name not in TABLES:
+        raise KeyError(f"unknown table {name!r} (bench/render.py knows: {', '.join(TABLES)})")
+    files, loader, fn = TABLES[name]
+    data = [loader(f, results) for f in files]
+    body = fn(files, data)
+    if loader is load_classifier_meta:
+        return body + "\n*Source: the training record in each network's safetensors header " \
+                      "(`src/gankit/assets/classifiers/`).*\n"
+    return body + "\n" + source(files, results, data)
+
+
+def render_text(text: str, results: Path = RESULTS) -> str:
+    """`text` with every marked table replaced by its rendering."""
+    return MARKER.sub(lambda m: m.group(1) + render_table(m.group("name"), results) + m.group(4), text)
+
+
+def tables_in(text: str) -> list[str]:
+    return [m.group("name") for m in MARKER.finditer(text)]
+
+
+def documents(root: Path = ROOT) -> list[Path]:
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="report tables that differ; write nothing")
+    args = ap.parse_args(argv)
+    stale, failed = [], False
+    for doc in documents():
+        text = doc.read_text()
+        try:
+            new = render_text(text)
+        except (MissingResult, KeyError) as e:  # this document is left as it is; the others still render
+            print(f"render: {doc.relative_to(ROOT)}: {e.args[0]}", file=sys.stderr)
+            failed = True
+            continue
+        if new != text:
+            stale.append(doc)
+            if not args.check:
+                doc.write_text(new)
+    for doc in stale:
+        print(f"{'differs' if args.check else 'rewrote'}: {doc.relative_to(ROOT)}")
+    return 2 if failed else 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
