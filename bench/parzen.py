@@ -2,7 +2,7 @@
 
     python bench/parzen.py --data-dir DATA [--runs RUN ...] [--seed 0] [--out bench/results/parzen.json]
 
-Real data first (50,000 MNIST training images as the "samples": what the estimator gives a perfect sampler of
+Real data first (the first 10,000 MNIST training images as the "samples": what the estimator gives a perfect sampler of
 this size), then each run's generator with 10,000 samples (`gankit evaluate RUN --parzen`). Prints a Markdown
 table with the paper's numbers beside ours and writes every score with its protocol to --out.
 """
@@ -10,25 +10,18 @@ table with the paper's numbers beside ours and writes every score with its proto
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import platform
 from pathlib import Path
 from typing import Any
 
-import torch
-
 import gankit
 from gankit.evaluation.evaluate import evaluate_real
+from perf import machine
 
 #: Goodfellow et al. 2014, Table 1 (MNIST, Gaussian Parzen window, mean log-likelihood in nats, +- standard error)
 PAPER = {"DBN": "138 +- 2", "Stacked CAE": "121 +- 1.6", "Deep GSN": "214 +- 1.1",
          "Adversarial nets": "225 +- 2"}
 KEYS = ("parzen_ll", "parzen_ll_se", "parzen_sigma", "parzen_protocol", "parzen_valid_ll")
-
-
-def machine() -> str:
-    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
 def main() -> None:
@@ -49,8 +42,9 @@ def main() -> None:
                              f"{scores['protocol']['step']} steps", "run": run, "config": cfg,
                      "command": f"gankit evaluate {run} --parzen --seed {args.seed}",
                      "fid": scores.get("fid"), **{k: scores[k] for k in KEYS}})
-    result = {"date": datetime.date.today().isoformat(), "machine": machine(), "seed": args.seed,
-              "paper": PAPER, "rows": rows}
+    runs = f"--runs {' '.join(args.runs)}" if args.runs else ""
+    result = {"machine": machine(), "command": f"python bench/parzen.py --data-dir {args.data_dir} {runs}".strip(),
+              "seed": args.seed, "paper": PAPER, "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print("| model | Parzen log-likelihood (nats) | sigma |\n|---|---|---|")

@@ -318,6 +318,15 @@ def t_classifiers(files: list[str], data: list[Any]) -> str:
     return md(["feature network", "test accuracy", "test images", "epochs", "seed", "command"], rows)
 
 
+def t_parzen(files: list[str], data: list[Any]) -> str:
+    d = data[0]
+    rows = [[r["name"], f"{r['parzen_ll']:.0f} ± {r['parzen_ll_se']:.1f}", fixed(r["parzen_sigma"], 3)]
+            for r in d["rows"]]
+    rows += [[f"{name} (Goodfellow et al. 2014, Table 1)", value.replace("+-", "±"), ""]
+             for name, value in d["paper"].items()]
+    return md(["samples", "Parzen log-likelihood of the MNIST test set (nats, ± s.e.)", "sigma"], rows)
+
+
 def load_classifier_meta(name: str, results: Path) -> Any:
     """The training record a shipped feature network carries in its safetensors header."""
     path = ROOT / "src" / "gankit" / "assets" / name
@@ -365,6 +374,7 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "thin-layers-per-layer": (["bench-thin-layers-per-layer.json"], load, t_thin_layers_per_layer),
     "breakdown": (["bench-breakdown-dispatch-b64.json", "bench-breakdown-dispatch-b128.json"], load, t_breakdown),
     "memory": (["memory.json"], load, t_memory),
+    "parzen": (["parzen.json"], load, t_parzen),
     "theory": ([f"theory/{n}.json" for n in ("one-d", "optimal-d", "saturation", "lsgan")], load,
                t_theory),
     "attack-mnist-pgd-l2": (["attack-mnist-pgd-l2.json"], load, t_attack),
