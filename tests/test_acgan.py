@@ -152,3 +152,25 @@ def test_unlabelled_data_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="labelled"):
         gankit.train(TrainConfig(method="acgan", conditional=True, steps=2, progress=False, out=str(tmp_path / "r")),
                      data=torch.rand(64, 1, 28, 28) * 2 - 1)
+
+
+def test_per_class_diversity_hand_computed():
+    from gankit.evaluation.diversity import mean_pairwise_l2, per_class_diversity
+
+    # class 0: two fakes 3 apart in one pixel and 4 in another (distance 5), real ones 10 apart; class 1: three
+    # fakes, all identical (distance 0), real ones 2 apart
+    fake = torch.zeros(5, 1, 2, 2)
+    fake[1, 0, 0, 0], fake[1, 0, 1, 1] = 3.0, 4.0
+    fake_y = torch.tensor([0, 0, 1, 1, 1])
+    real = torch.zeros(4, 1, 2, 2)
+    real[1, 0, 0, 1] = 10.0
+    real[3, 0, 1, 0] = 2.0
+    real_y = torch.tensor([0, 0, 1, 1])
+    assert mean_pairwise_l2(fake[:2]) == pytest.approx(5.0)
+    d = per_class_diversity(fake, fake_y, real, real_y, 2)
+    assert d["ratios"] == pytest.approx([0.5, 0.0]) and d["ratio_mean"] == pytest.approx(0.25)
+    assert d["ratio_min"] == 0.0
+    from gankit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="class 1"):
+        per_class_diversity(fake[:3], fake_y[:3], real, real_y, 2)

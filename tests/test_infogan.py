@@ -311,3 +311,18 @@ def test_toy_infogan_trains(tmp_path):
                                    batch_size=64, progress=False, out=str(tmp_path / "toy")))
     G = gankit.load(res.out)
     assert G.sample(100, code=2).shape == (100, 2)
+
+
+def test_ink_moments_hand_computed():
+    from gankit.evaluation.codes import ink_moments, pearson
+
+    x = -torch.ones(3, 1, 5, 5)  # black
+    x[0, 0, :, 2] = 1.0  # a vertical bar: no width across, no slant
+    x[1, 0, 0, 2] = x[1, 0, 2, 0] = 1.0  # top right and bottom left: leans right, x spread +-1 about its mean
+    x[2, 0, 0, 0] = x[2, 0, 2, 2] = 1.0  # top left and bottom right: leans left
+    width, slant = ink_moments(x)
+    assert width.tolist() == pytest.approx([0.0, 1.0, 1.0], abs=1e-6)
+    assert slant.tolist() == pytest.approx([0.0, 1.0, -1.0], abs=1e-6)
+    assert pearson(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([2.0, 4.0, 6.0])) == pytest.approx(1.0)
+    assert pearson(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([3.0, 2.0, 1.0])) == pytest.approx(-1.0)
+    assert pearson(torch.tensor([1.0, 2.0]), torch.tensor([5.0, 5.0])) == 0.0

@@ -56,3 +56,29 @@ def code_accuracy(run: str | Path, x: Tensor, y: Tensor) -> dict[str, Any]:
     scores["protocol"] = {"run": str(file), "n": len(x), "codes": cfg.info_cat, "classes": n_classes,
                           "method": "argmax of Q's categorical logits; Hungarian one-to-one code -> class map"}
     return scores
+
+
+def ink_moments(images: Tensor) -> tuple[Tensor, Tensor]:
+    """(width, slant) of each image's ink, from its second moments: pixels weighted by brightness above black.
+
+    width: the standard deviation of the ink's column position, in pixels. slant: cov(column, row) / var(row),
+    the shear of the best line x = slant * y + b through the ink, with rows counted upward (a stroke leaning right
+    at the top has slant > 0).  images: [N, 1, H, W] in [-1, 1] -> ([N], [N])"""
+    w = (images.float()[:, 0] + 1).clamp(min=0)  # [N, H, W], 0 on black
+    h, wd = w.shape[1:]
+    rows = -torch.arange(h, dtype=torch.float32).view(1, h, 1)  # upward
+    cols = torch.arange(wd, dtype=torch.float32).view(1, 1, wd)
+    mass = w.sum(dim=(1, 2)).clamp(min=1e-8)
+    mx, my = (w * cols).sum(dim=(1, 2)) / mass, (w * rows).sum(dim=(1, 2)) / mass
+    dx, dy = cols - mx.view(-1, 1, 1), rows - my.view(-1, 1, 1)
+    var_x = (w * dx * dx).sum(dim=(1, 2)) / mass
+    var_y = (w * dy * dy).sum(dim=(1, 2)) / mass
+    cov = (w * dx * dy).sum(dim=(1, 2)) / mass
+    return var_x.sqrt(), cov / var_y.clamp(min=1e-8)
+
+
+def pearson(a: Tensor, b: Tensor) -> float:
+    """Pearson correlation of two vectors (0 when either is constant)."""
+    a, b = a.double() - a.double().mean(), b.double() - b.double().mean()
+    den = float(a.norm() * b.norm())
+    return float((a * b).sum()) / den if den > 0 else 0.0
