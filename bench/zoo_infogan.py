@@ -35,7 +35,7 @@ import gankit  # noqa: E402
 from gankit.data import load_dataset  # noqa: E402
 from gankit.data.transforms import as_float  # noqa: E402
 from gankit.evaluation.codes import code_accuracy, ink_moments, pearson  # noqa: E402
-from gankit.rundir import run_summary  # noqa: E402
+from gankit.stats import read_jsonl  # noqa: E402
 
 
 def continuous_effects(G: Any, n: int, seed: int) -> list[dict[str, float]]:
@@ -82,6 +82,12 @@ def figures(G: Any, assignment: dict[int, int], out_dir: Path, seed: int) -> lis
     return [str(f) for f in files]
 
 
+def _time_at(run: Path, step: int) -> float:
+    """The run's training clock (metrics.jsonl time_s) at `step`: training only, no scoring."""
+    rows = [r for r in read_jsonl(run / "metrics.jsonl") if r.get("step") == step and "time_s" in r]
+    return float(rows[-1]["time_s"]) if rows else float("nan")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=os.environ.get("GANKIT_DATA"), help="folder with the MNIST IDX files "
@@ -89,6 +95,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20000, help="generator updates per run (default: 20000)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--batch-size", type=int, help="default: the recipe's")
+    ap.add_argument("--prior", default="uniform", help="the noise's prior (default: uniform, U(-1, 1) as in the "
+                    "paper's released code)")
+    ap.add_argument("--score-only", action="store_true", help="train nothing: score the newest checkpoint of each "
+                    "seed's run in --runs, at whatever step it is (its step is recorded)")
     ap.add_argument("--runs", default="runs/zoo-infogan", help="where the runs go")
     ap.add_argument("--out", default="bench/results/zoo-infogan.json")
     ap.add_argument("--figures", help="write the first seed's pictures into this folder (e.g. docs/zoo)")
@@ -104,18 +114,21 @@ def main() -> None:
         out = Path(args.runs) / f"s{seed}"
         kw = {"batch_size": args.batch_size} if args.batch_size else {}
         cfg = gankit.TrainConfig(method="infogan", dataset="mnist", data_dir=args.data_dir, steps=args.steps,
-                                 seed=seed, out=str(out), progress=False, **kw)
+                                 prior=args.prior, seed=seed, out=str(out), progress=False, **kw)
         t0 = time.perf_counter()
-        if not (args.reuse and (out / "checkpoints" / f"step_{args.steps:07d}.safetensors").exists()):
+        done = (out / "checkpoints" / f"step_{args.steps:07d}.safetensors").exists()
+        if not (args.score_only or (args.reuse and done)):
             gankit.train(cfg)
         wall = time.perf_counter() - t0
         acc = code_accuracy(out, test_x, test.y)
         G = gankit.load(out)
+        cfg = G.config  # the run's own, which --score-only did not choose
         scores = gankit.evaluate(out, n=args.eval_n, seed=seed, data_dir=args.data_dir)
-        row = {"seed": seed, "steps": args.steps, "batch_size": cfg.resolved().batch_size,
-               "train_s": round(run_summary(out)["last_metrics"]["time_s"], 1), "wall_s": round(wall, 1),
-               "command": f"gankit train --method infogan --dataset mnist --steps {args.steps} --seed {seed}"
-                          + (f" --batch-size {args.batch_size}" if args.batch_size else "") + f" --out {out}",
+        row = {"seed": seed, "steps": G.step, "batch_size": cfg.batch_size, "prior": cfg.prior,
+               "train_s": round(_time_at(out, G.step), 1), "wall_s": round(wall, 1),
+               "command": f"gankit train --method infogan --dataset mnist --prior {cfg.prior} --steps {cfg.steps} "
+                          f"--seed {seed}" + (f" --batch-size {args.batch_size}" if args.batch_size else "")
+                          + f" --out {out}" + (f" (scored at step {G.step})" if G.step != cfg.steps else ""),
                "code_error": acc["error"], "code_accuracy": acc["accuracy"], "assignment": acc["assignment"],
                "confusion": acc["confusion"], "continuous": continuous_effects(G, 1000, seed),
                "fid": scores["fid"], "recall": scores["recall"], "precision": scores["precision"],
@@ -126,7 +139,7 @@ def main() -> None:
         write_json(args.out, result)  # after each seed: partial results survive
         cont = "; ".join(f"c{c['code'] + 1}: r(width) {c['corr_width']:+.2f}, r(slant) {c['corr_slant']:+.2f}"
                          for c in row["continuous"])
-        print(f"seed {seed}: code error {acc['error']:.3f} ({args.steps} steps, {row['train_s']:.0f} s), "
+        print(f"seed {seed}: code error {acc['error']:.3f} ({G.step} steps, {row['train_s']:.0f} s), "
               f"FID {row['fid']:.1f}; {cont}", flush=True)
     print(f"-> {args.out}")
     print(json.dumps({"code_error": [r["code_error"] for r in result["runs"]]}))

@@ -326,3 +326,27 @@ def test_ink_moments_hand_computed():
     assert pearson(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([2.0, 4.0, 6.0])) == pytest.approx(1.0)
     assert pearson(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([3.0, 2.0, 1.0])) == pytest.approx(-1.0)
     assert pearson(torch.tensor([1.0, 2.0]), torch.tensor([5.0, 5.0])) == 0.0
+
+
+def test_recipes_of_the_two_methods():
+    info = TrainConfig(dataset="mnist", method="infogan").resolved()
+    assert (info.z_dim, info.lr_g, info.lr_d, info.batch_size, info.width, info.d_width) == (62, 1e-3, 2e-4, 64, 64,
+                                                                                            64)
+    ac = TrainConfig(dataset="mnist", method="acgan", conditional=True).resolved()
+    cond = TrainConfig(dataset="mnist", conditional=True).resolved()
+    assert ac.mode_seeking == 0.0 and cond.mode_seeking == 0.3
+    assert TrainConfig(dataset="mnist").resolved() == TrainConfig(dataset="mnist", method="gan").resolved()
+    assert TrainConfig(dataset="mnist").resolved().z_dim == 100
+
+
+def test_resume_continues_bit_identically(tmp_path):
+    """6 steps straight == 3 steps, then resumed to 6: every network, EMA copy, optimizer state and RNG."""
+    from gankit import checkpoint as ckpt
+
+    full = gankit.train(_cfg(tmp_path / "a", steps=6, ckpt_every=3))
+    gankit.train(_cfg(tmp_path / "b", steps=3, ckpt_every=3))
+    part = gankit.resume(tmp_path / "b" / "run", steps=6)
+    a, b = ckpt.load(ckpt.resolve(full.out))[0], ckpt.load(ckpt.resolve(part.out))[0]
+    assert set(a) == set(b) and any(k.startswith("D/extra.") for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

@@ -57,12 +57,14 @@ _WGAN_GP: dict[str, Any] = {"d_steps": 5, "lr_g": 1e-4, "lr_d": 1e-4, "beta2": 0
 
 
 # Per method, over the data family's values. InfoGAN as Chen et al. trained it on MNIST: 62 noise dimensions
-# beside its codes, Adam 2e-4 for D and 1e-3 for G. AC-GAN as Odena et al.: no mode-seeking term (its class
-# loss is what keeps a class's samples apart from the other classes').
+# beside its codes, Adam 2e-4 for D and 1e-3 for G, and a D (with Q on its body) as wide as G: the paper's D has
+# 64 and 128 channels, DCGAN's at width 64 (batch 64 here, 128 in the paper's released code). AC-GAN as Odena et
+# al.: no mode-seeking term.
 _METHOD: dict[str, dict[str, Any]] = {
-    "infogan": {"z_dim": 62, "lr_g": 1e-3, "lr_d": 2e-4},
+    "infogan": {"z_dim": 62, "lr_g": 1e-3, "lr_d": 2e-4, "batch_size": 64},
     "acgan": {"mode_seeking": 0.0},
 }
+_METHOD_WIDTH = {("infogan", "dcgan"): (64, 64)}  # (method, model) -> (G width, D width)
 
 
 def recipe(dataset: str, model: str, loss: str, conditional: bool = False, method: str = "gan") -> dict[str, Any]:
@@ -77,6 +79,8 @@ def recipe(dataset: str, model: str, loss: str, conditional: bool = False, metho
         values["width"], values["d_width"] = _IMAGE_WIDTH[model]
     if not toy:
         values.update(_METHOD.get(method, {}))
+        if (method, model) in _METHOD_WIDTH:
+            values["width"], values["d_width"] = _METHOD_WIDTH[method, model]
     if loss == "wgan-gp":
         values.update(_WGAN_GP)
     if "width" in values:
