@@ -29,9 +29,16 @@ import gankit  # noqa: E402
 from gankit.data import load_dataset  # noqa: E402
 from gankit.data.transforms import as_float  # noqa: E402
 from gankit.evaluation.diversity import per_class_diversity  # noqa: E402
-from gankit.rundir import run_summary  # noqa: E402
+from gankit.stats import read_jsonl  # noqa: E402
 
 VARIANTS = {"acgan": {"method": "acgan"}, "cdcgan": {"method": "gan"}}
+
+
+def _time_at(run: Path, step: int) -> float | None:
+    """The run's training clock (metrics.jsonl time_s) at its last log row up to `step` (a checkpoint written on a
+    stop signal may fall between log rows): training only, no scoring; None without one."""
+    rows = [r for r in read_jsonl(run / "metrics.jsonl") if r.get("step", 1 << 62) <= step and "time_s" in r]
+    return float(rows[-1]["time_s"]) if rows else None
 
 
 def main() -> None:
@@ -47,6 +54,8 @@ def main() -> None:
     ap.add_argument("--eval-n", type=int, default=10000, help="samples scored per run (default: 10000)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reuse", action="store_true", help="score finished runs already in --runs")
+    ap.add_argument("--score-only", action="store_true", help="train nothing: score the newest checkpoint of each "
+                    "run in --runs, at whatever step it is (its step is recorded)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     test = load_dataset("mnist", split="test", data_dir=args.data_dir)
@@ -58,20 +67,23 @@ def main() -> None:
             cfg = gankit.TrainConfig(dataset="mnist", data_dir=args.data_dir, conditional=True, steps=args.steps,
                                      seed=seed, out=str(out), progress=False, **VARIANTS[name])
             t0 = time.perf_counter()
-            if not (args.reuse and (out / "checkpoints" / f"step_{args.steps:07d}.safetensors").exists()):
+            done = (out / "checkpoints" / f"step_{args.steps:07d}.safetensors").exists()
+            if not (args.score_only or (args.reuse and done)):
                 gankit.train(cfg)
             wall = time.perf_counter() - t0
             scores = gankit.evaluate(out, n=args.eval_n, seed=seed, data_dir=args.data_dir)
             G = gankit.load(out)
+            cfg = G.config  # the run's own, which --score-only did not choose
             labels = torch.arange(2000) % 10
             fake = G.sample(2000, labels=labels, seed=seed + 1)
             div = per_class_diversity(fake, labels, real_x, test.y, 10, per_class=200)
             method_flag = "--method acgan " if name == "acgan" else ""
-            row = {"variant": name, "seed": seed, "steps": args.steps, "batch_size": cfg.resolved().batch_size,
-                   "mode_seeking": cfg.resolved().mode_seeking if name == "cdcgan" else 0.0,
-                   "train_s": round(run_summary(out)["last_metrics"]["time_s"], 1), "wall_s": round(wall, 1),
-                   "command": f"gankit train {method_flag}--conditional --dataset mnist --steps {args.steps} "
-                              f"--seed {seed} --out {out}",
+            row = {"variant": name, "seed": seed, "steps": G.step, "batch_size": cfg.batch_size,
+                   "mode_seeking": cfg.mode_seeking, "train_s": _time_at(out, G.step),
+                   "wall_s": round(wall, 1),
+                   "command": f"gankit train {method_flag}--conditional --dataset mnist --steps {cfg.steps} "
+                              f"--seed {seed} --out {out}" + (f" (scored at step {G.step})" if G.step != cfg.steps
+                                                              else ""),
                    "label_accuracy": scores["label_accuracy"], "fid": scores["fid"], "recall": scores["recall"],
                    "precision": scores["precision"], "eval_n": args.eval_n,
                    "class_diversity": div["ratio_mean"], "class_diversity_min": div["ratio_min"],
@@ -87,7 +99,7 @@ def main() -> None:
             write_json(args.out, result)  # after each run: partial results survive
             print(f"{name} seed {seed}: label accuracy {row['label_accuracy']:.3f}, FID {row['fid']:.1f}, "
                   f"recall {row['recall']:.2f}, class diversity {row['class_diversity']:.2f} "
-                  f"(min {row['class_diversity_min']:.2f}); {args.steps} steps, {row['train_s']:.0f} s", flush=True)
+                  f"(min {row['class_diversity_min']:.2f}); {G.step} steps, {row['train_s']} s", flush=True)
     print(f"-> {args.out}")
 
 

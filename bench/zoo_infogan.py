@@ -82,10 +82,11 @@ def figures(G: Any, assignment: dict[int, int], out_dir: Path, seed: int) -> lis
     return [str(f) for f in files]
 
 
-def _time_at(run: Path, step: int) -> float:
-    """The run's training clock (metrics.jsonl time_s) at `step`: training only, no scoring."""
-    rows = [r for r in read_jsonl(run / "metrics.jsonl") if r.get("step") == step and "time_s" in r]
-    return float(rows[-1]["time_s"]) if rows else float("nan")
+def _time_at(run: Path, step: int) -> float | None:
+    """The run's training clock (metrics.jsonl time_s) at its last log row up to `step` (a checkpoint written on a
+    stop signal may fall between log rows): training only, no scoring; None without one."""
+    rows = [r for r in read_jsonl(run / "metrics.jsonl") if r.get("step", 1 << 62) <= step and "time_s" in r]
+    return float(rows[-1]["time_s"]) if rows else None
 
 
 def main() -> None:
@@ -102,7 +103,7 @@ def main() -> None:
     ap.add_argument("--runs", default="runs/zoo-infogan", help="where the runs go")
     ap.add_argument("--out", default="bench/results/zoo-infogan.json")
     ap.add_argument("--figures", help="write the first seed's pictures into this folder (e.g. docs/zoo)")
-    ap.add_argument("--eval-n", type=int, default=2000, help="samples for FID etc. (default: 2000)")
+    ap.add_argument("--eval-n", type=int, default=2000, help="samples for FID etc., 0: skip them (default: 2000)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reuse", action="store_true", help="score finished runs already in --runs")
     args = ap.parse_args()
@@ -123,12 +124,14 @@ def main() -> None:
         acc = code_accuracy(out, test_x, test.y)
         G = gankit.load(out)
         cfg = G.config  # the run's own, which --score-only did not choose
-        scores = gankit.evaluate(out, n=args.eval_n, seed=seed, data_dir=args.data_dir)
+        scores = (gankit.evaluate(out, n=args.eval_n, seed=seed, data_dir=args.data_dir) if args.eval_n
+                  else {"fid": None, "recall": None, "precision": None})
         row = {"seed": seed, "steps": G.step, "batch_size": cfg.batch_size, "prior": cfg.prior,
-               "train_s": round(_time_at(out, G.step), 1), "wall_s": round(wall, 1),
+               "train_s": _time_at(out, G.step), "wall_s": round(wall, 1),
                "command": f"gankit train --method infogan --dataset mnist --prior {cfg.prior} --steps {cfg.steps} "
-                          f"--seed {seed}" + (f" --batch-size {args.batch_size}" if args.batch_size else "")
-                          + f" --out {out}" + (f" (scored at step {G.step})" if G.step != cfg.steps else ""),
+                          f"--batch-size {cfg.batch_size} --width {cfg.width} --d-width {cfg.d_width} --seed {seed} "
+                          f"--out {out}" + (f" (scored at step {G.step})" if G.step != cfg.steps else ""),
+               "width": cfg.width, "d_width": cfg.d_width,
                "code_error": acc["error"], "code_accuracy": acc["accuracy"], "assignment": acc["assignment"],
                "confusion": acc["confusion"], "continuous": continuous_effects(G, 1000, seed),
                "fid": scores["fid"], "recall": scores["recall"], "precision": scores["precision"],
@@ -139,8 +142,8 @@ def main() -> None:
         write_json(args.out, result)  # after each seed: partial results survive
         cont = "; ".join(f"c{c['code'] + 1}: r(width) {c['corr_width']:+.2f}, r(slant) {c['corr_slant']:+.2f}"
                          for c in row["continuous"])
-        print(f"seed {seed}: code error {acc['error']:.3f} ({G.step} steps, {row['train_s']:.0f} s), "
-              f"FID {row['fid']:.1f}; {cont}", flush=True)
+        print(f"seed {seed}: code error {acc['error']:.3f} ({G.step} steps, {row['train_s']} s), "
+              f"FID {row['fid'] if row['fid'] is None else round(row['fid'], 1)}; {cont}", flush=True)
     print(f"-> {args.out}")
     print(json.dumps({"code_error": [r["code_error"] for r in result["runs"]]}))
 
