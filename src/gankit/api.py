@@ -94,11 +94,28 @@ class Generator(nn.Module):
         """G(z) (or G(z, labels)) with gradients.  # [N, z_dim] (+ [N]) -> [N, *data_shape]"""
         return self.net(z.to(self.device), labels)
 
+    @property
+    def num_codes(self) -> int:
+        """Categories of the generator's categorical latent code (InfoGAN runs), else 0."""
+        return int(getattr(self.net, "info_cat", 0))
+
+    def with_code(self, z: torch.Tensor, code: int | None) -> torch.Tensor:
+        """z set to hold categorical code `code` (None: z as it is).  # [N, z_dim] -> [N, z_dim]"""
+        if code is None:
+            return z
+        if not self.num_codes:
+            raise ConfigError("this generator has no categorical code; --code / code= applies to runs trained with "
+                              "--method infogan")
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.num_codes:
+            raise ConfigError(f"code must be an integer in 0..{self.num_codes - 1}, got {code!r}")
+        return self.net.with_codes(z, cat=code)
+
     @torch.no_grad()
-    def sample(self, n: int, labels: LabelSpec = None, *, seed: int | None = None,
+    def sample(self, n: int, labels: LabelSpec = None, *, code: int | None = None, seed: int | None = None,
                batch_size: int | None = None) -> torch.Tensor:
         """n samples, generated in batches of `batch_size` (no per-image Python work).  # [n, *data_shape]
 
+        `code` fixes the categorical latent code of an InfoGAN generator (its noise and other codes still vary).
         The default batch is IMAGE_BATCH for image generators (their activations then stay in the CPU's caches:
         more images/s than one large batch, bench/run.py) and 1024 for the small toy networks."""
         if n <= 0:
@@ -107,7 +124,7 @@ class Generator(nn.Module):
             batch_size = IMAGE_BATCH if len(self.data_shape) == 3 else 1024
         if batch_size <= 0:
             raise ConfigError(f"batch_size must be > 0, got {batch_size}")
-        z = self.sample_z(n, seed)
+        z = self.with_code(self.sample_z(n, seed), code)
         y = self.labels(n, labels, seed)
         if n <= batch_size:
             return self.net(z, y).contiguous()  # NCHW memory even from a channels-last generator
@@ -117,14 +134,14 @@ class Generator(nn.Module):
 
     @torch.no_grad()
     def interpolate(self, steps: int = 10, *, slerp: bool = False, seed: int | None = None,
-                    labels: LabelSpec = None, rows: int = 1) -> torch.Tensor:
+                    labels: LabelSpec = None, rows: int = 1, code: int | None = None) -> torch.Tensor:
         """`rows` walks of `steps` points each between pairs of random latents.  # [rows * steps, *data_shape]
 
         Linear interpolation in a Gaussian latent space passes through low-norm points the generator rarely saw;
         slerp (White 2016) keeps the norm typical."""
         if steps < 2:
             raise ConfigError(f"interpolation needs at least 2 steps, got {steps}")
-        z = self.sample_z(2 * rows, seed)
+        z = self.with_code(self.sample_z(2 * rows, seed), code)  # both ends hold the code, so the walk does too
         z0, z1 = z[:rows], z[rows:]  # [rows, z_dim]
         t = torch.linspace(0, 1, steps, device=self.device).view(1, steps, 1)
         if slerp:
@@ -226,8 +243,19 @@ def _generator_module(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes
                               "that code: pass trust_code=True if you trust it, or generator=... yourself")
         given = import_factory(cfg.generator, "generator")(data_shape=data_shape, z_dim=cfg.z_dim, num_classes=k)
     if given is None:
-        return build_networks(cfg, data_shape, num_classes)[0]
+        own = _method_sampler(cfg, data_shape, num_classes)
+        return own if own is not None else build_networks(cfg, data_shape, num_classes)[0]
     return as_generator(given, data_shape=data_shape, z_dim=cfg.z_dim, num_classes=k)
+
+
+def _method_sampler(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> nn.Module | None:
+    """The run's method's own sampler architecture (e.g. InfoGAN's coded generator), or None for the config's
+    model. A method not registered in this process (a user's own) samples with the config's model."""
+    from .methods import get_method, method_names
+
+    if cfg.method not in method_names():
+        return None
+    return get_method(cfg.method).sampler_network(cfg, data_shape, num_classes)
 
 
 def grid_rows(n: int) -> int:

@@ -58,6 +58,8 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "z_dim": (1, MAX_WIDTH),
     "depth": (1, MAX_DEPTH),
     "image_size": (8, 1024),
+    "info_cat": (0, 1000),
+    "info_cont": (0, 64),
 }
 #: A JSON config is a few kilobytes; reading stops here, so a huge file or a device is refused, not slurped.
 MAX_CONFIG_BYTES = 1 << 20
@@ -124,6 +126,19 @@ class TrainConfig:
     # weight of the mode-seeking term in G's loss (Mao et al. 2019): G's update draws pairs of z with one label
     # each and is penalised when a pair's images differ little; against collapse within a class. 0: off
     mode_seeking: float | None = None
+
+    # --- InfoGAN (--method infogan; Chen et al. 2016): latent codes and the mutual-information term.
+    # The paper's MNIST setup: one 10-way categorical code, two continuous codes U(-1, 1), 62 noise dims (z_dim).
+    info_cat: int = 10  # categories of the categorical code (0: none)
+    info_cont: int = 2  # continuous codes, each U(-1, 1)
+    info_weight: float = 1.0  # lambda of the categorical term (cross-entropy of Q's logits vs the code); paper: 1
+    # lambda of the continuous term (Gaussian NLL of the codes under Q's means, unit variance): smaller than the
+    # categorical one, as the paper advises for continuous codes
+    info_cont_weight: float = 0.5
+
+    # --- AC-GAN (--method acgan; Odena et al. 2017): weight of the auxiliary class loss (cross-entropy of D's
+    # class head, on real and fake batches for D, on fake for G) beside the real/fake objective
+    aux_weight: float = 1.0
 
     # --- health monitor (gankit.health): findings as events in metrics.jsonl; auto_remedy acts on them
     health: bool = True
@@ -197,6 +212,11 @@ class TrainConfig:
                               f"got {_show(self.batch_size)}")
         if self.gp_weight < 0:
             raise ConfigError(f"config key 'gp_weight' must be >= 0, got {_show(self.gp_weight)}")
+        if self.info_cat == 1:
+            raise ConfigError("config key 'info_cat' must be 0 (no categorical code) or at least 2, got 1")
+        for name in ("info_weight", "info_cont_weight", "aux_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"config key {name!r} must be >= 0, got {_show(getattr(self, name))}")
         if self.channels is not None and self.channels not in (1, 3):
             raise ConfigError(f"config key 'channels' must be 1 or 3, got {_show(self.channels)}")
         if len(self.lsgan_abc) != 3:

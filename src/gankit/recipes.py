@@ -56,8 +56,19 @@ _CONDITIONAL_IMAGE: dict[str, Any] = {"mode_seeking": 0.3}
 _WGAN_GP: dict[str, Any] = {"d_steps": 5, "lr_g": 1e-4, "lr_d": 1e-4, "beta2": 0.9, "r1": 0.0}
 
 
-def recipe(dataset: str, model: str, loss: str, conditional: bool = False) -> dict[str, Any]:
-    """The default values of RECIPE_FIELDS for this data, model, loss and conditioning."""
+# Per method, over the data family's values. InfoGAN as Chen et al. trained it on MNIST: 62 noise dimensions
+# beside its codes, Adam 2e-4 for D and 1e-3 for G, and a D (with Q on its body) as wide as G: the paper's D has
+# 64 and 128 channels, DCGAN's at width 64 (batch 64 here, 128 in the paper's released code). AC-GAN as Odena et
+# al.: no mode-seeking term.
+_METHOD: dict[str, dict[str, Any]] = {
+    "infogan": {"z_dim": 62, "lr_g": 1e-3, "lr_d": 2e-4, "batch_size": 64},
+    "acgan": {"mode_seeking": 0.0},
+}
+_METHOD_WIDTH = {("infogan", "dcgan"): (64, 64)}  # (method, model) -> (G width, D width)
+
+
+def recipe(dataset: str, model: str, loss: str, conditional: bool = False, method: str = "gan") -> dict[str, Any]:
+    """The default values of RECIPE_FIELDS for this data, model, loss, conditioning and method."""
     toy = is_toy(dataset) or dataset == PYTHON_DATA[1]  # vectors given from Python train like the toys
     values = dict(_TOY if toy else _IMAGE)
     if dataset == "grid25":
@@ -66,6 +77,10 @@ def recipe(dataset: str, model: str, loss: str, conditional: bool = False) -> di
         values.update(_CONDITIONAL_IMAGE)
     if not toy and model in _IMAGE_WIDTH:
         values["width"], values["d_width"] = _IMAGE_WIDTH[model]
+    if not toy:
+        values.update(_METHOD.get(method, {}))
+        if (method, model) in _METHOD_WIDTH:
+            values["width"], values["d_width"] = _METHOD_WIDTH[method, model]
     if loss == "wgan-gp":
         values.update(_WGAN_GP)
     if "width" in values:
@@ -75,7 +90,7 @@ def recipe(dataset: str, model: str, loss: str, conditional: bool = False) -> di
 
 def resolve(cfg: TrainConfig) -> TrainConfig:
     """`cfg` with every unset recipe field filled in; fields left None after this mean "the model's default"."""
-    values = recipe(cfg.dataset, cfg.model, cfg.loss, cfg.conditional)
+    values = recipe(cfg.dataset, cfg.model, cfg.loss, cfg.conditional, cfg.method)
     if cfg.reuse_fake or (cfg.batch_size is not None and cfg.batch_size % 2):
         values["mode_seeking"] = 0.0  # the term needs its own pairs of z in G's update: off unless asked for
     if cfg.width is not None:  # an explicit --width sizes both networks unless --d-width says otherwise
@@ -90,4 +105,5 @@ def describe() -> str:
         return ", ".join(f"{k}={v}" for k, v in d.items())
     widths = ", ".join(f"{m} {g}/{d}" for m, (g, d) in _IMAGE_WIDTH.items())
     return (f"images: {fmt(_IMAGE)}; widths G/D: {widths}; conditional images: {fmt(_CONDITIONAL_IMAGE)}. "
-            f"toys: {fmt(_TOY)}; grid25: {fmt(_GRID25)}. wgan-gp: {fmt(_WGAN_GP)}.")
+            f"toys: {fmt(_TOY)}; grid25: {fmt(_GRID25)}. wgan-gp: {fmt(_WGAN_GP)}. "
+            + " ".join(f"{m} on images: {fmt(v)}." for m, v in _METHOD.items()))

@@ -25,6 +25,7 @@ def _add_sample(sub: Any) -> None:
     p.add_argument("--out", help="grid PNG to write (default: RUN/sample.png)")
     p.add_argument("--out-dir", help="also write each sample as its own PNG into this folder")
     p.add_argument("--class", dest="klass", type=int, help="class to draw (conditional runs), e.g. 7")
+    p.add_argument("--code", type=int, help="value of the categorical latent code to draw (InfoGAN runs), e.g. 3")
     p.add_argument("--seed", type=int, default=None, help="seed for z (default: random)")
     p.add_argument("--nrow", type=int, help="images per grid row (default: square)")
     p.add_argument("--no-ema", action="store_true", help="use the raw G instead of its EMA copy")
@@ -43,7 +44,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out-dir {shown(args.out_dir)}: is a file, not a folder")
     out = _output(args.out, "--out", args.run, lambda run: run.sample_grid)
     G = load(args.run, ema=not args.no_ema)
-    x = G.sample(args.n, labels=args.klass, seed=args.seed)
+    x = G.sample(args.n, labels=args.klass, code=args.code, seed=args.seed)
     from ..viz.samples import save_samples
 
     save_samples(x, out, nrow=args.nrow)
@@ -111,6 +112,7 @@ def _add_interpolate(sub: Any) -> None:
     p.add_argument("--gif", help="also write the walk as an animated GIF")
     p.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
     p.add_argument("--class", dest="klass", type=int, help="class to hold fixed (conditional runs)")
+    p.add_argument("--code", type=int, help="categorical latent code to hold fixed (InfoGAN runs)")
     p.add_argument("--seed", type=int, default=None, help="seed for the end points (default: random)")
     p.add_argument("--no-ema", action="store_true", help="use the raw G instead of its EMA copy")
     p.set_defaults(func=cmd_interpolate)
@@ -127,7 +129,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     G = load(args.run, ema=not args.no_ema)
     if len(G.data_shape) != 3:
         raise ConfigError("interpolate draws images; this run generates toy points")
-    x = G.interpolate(args.steps, slerp=args.slerp, seed=args.seed, labels=args.klass, rows=args.rows)
+    x = G.interpolate(args.steps, slerp=args.slerp, seed=args.seed, labels=args.klass, rows=args.rows,
+                      code=args.code)
     scale = 2 if G.data_shape[-1] <= 32 else 1
     save_grid(x, out, nrow=args.steps, scale=scale)
     print(f"gankit: {args.rows} walk(s) of {args.steps} steps ({'slerp' if args.slerp else 'linear'}) -> {out}")

@@ -97,6 +97,15 @@ def add_parsers(sub: Any) -> None:
                    help="LSGAN codes: fake a, real b, G's target c; presets -1,1,0 and 0,1,1 (default: 0,1,1)")
     g.add_argument("--gp-weight", type=float, help=f"WGAN-GP penalty weight {_d('gp_weight')}")
     g.add_argument("--r1", type=float, help=f"gamma of the R1 penalty on D's gradient at real data, 0: off {_d('r1')}")
+    g = p.add_argument_group("InfoGAN and AC-GAN", "--method infogan (Chen et al. 2016), --method acgan "
+                             "(Odena et al. 2017, with --conditional)")
+    g.add_argument("--info-cat", type=int, help=f"categories of InfoGAN's categorical code, 0: none {_d('info_cat')}")
+    g.add_argument("--info-cont", type=int, help=f"InfoGAN's continuous codes, U(-1, 1) {_d('info_cont')}")
+    g.add_argument("--info-weight", type=float, help=f"lambda of the categorical information term "
+                   f"{_d('info_weight')}")
+    g.add_argument("--info-cont-weight", type=float, help=f"lambda of the continuous information term "
+                   f"{_d('info_cont_weight')}")
+    g.add_argument("--aux-weight", type=float, help=f"weight of AC-GAN's class loss {_d('aux_weight')}")
     g = p.add_argument_group("optimisation")
     g.add_argument("--steps", type=int, help=f"generator updates {_d('steps')}")
     g.add_argument("--batch-size", type=int, help="the global batch: under torchrun with N ranks each rank "

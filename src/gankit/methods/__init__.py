@@ -11,9 +11,11 @@ from ..config import TrainConfig
 from ..data import Dataset
 from ..errors import ConfigError
 from .base import Batch, Draws, Method, OptimizerGroup, Parts, Phase, StepContext
+from .acgan import ACGAN
 from .gan import GAN
+from .infogan import InfoGAN
 
-__all__ = ["Batch", "Draws", "GAN", "Method", "OptimizerGroup", "Parts", "Phase", "StepContext", "build_method",
+__all__ = ["ACGAN", "Batch", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "StepContext", "build_method",
            "get_method", "method_names", "register_method"]
 
 _METHODS: dict[str, type[Method]] = {}
@@ -49,3 +51,5 @@ def build_method(cfg: TrainConfig, data: Dataset, parts: Parts | None = None) ->
 
 
 register_method(GAN)
+register_method(InfoGAN)
+register_method(ACGAN)

@@ -153,6 +153,12 @@ class Method:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ sampling
+    @classmethod
+    def sampler_network(cls, cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> nn.Module | None:
+        """An untrained network of the architecture `sampler` has in a run of this method, for `gankit.load` to
+        load weights into; None: the model the config names (gankit.models.build_networks)."""
+        return None
+
     def fixed_inputs(self, nets: dict[str, nn.Module],
                      device: torch.device) -> tuple[tuple[Tensor | None, ...], int]:
         """The inputs behind every samples/step_*.png (drawn apart from the training stream), and the grid's row

@@ -1,0 +1,107 @@
+"""AC-GAN (Odena et al. 2017): the discriminator also names the class of what it sees.
+
+G is the class-conditional generator G(z, c) (the conditional DCGAN's, so `gankit.load` rebuilds it as one); D
+does not see the label: from its one body it gives the real/fake logit and, from a second head, class logits.
+With L_S the real/fake objective and L_C the log-likelihood of the correct class, D maximises L_S + L_C on real
+and fake batches and G maximises L_C - L_S on its own samples (section 3 of the paper). Here the class terms are
+cross-entropies weighted by `aux_weight`: D adds CE(real) + CE(fake), G adds CE(fake).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from ..models import build_models, build_networks
+from ..models.heads import HeadedDiscriminator
+from ..regularizers import gradient_penalty, r1_penalty
+from .base import Batch, Phase, StepContext
+from .gan import GAN
+
+
+def aux_class_loss(class_logits: Tensor, labels: Tensor) -> Tensor:
+    """-mean log softmax(class_logits)[labels]: the negated L_C of one batch.  [N, K], [N] -> scalar"""
+    return F.cross_entropy(class_logits, labels)
+
+
+class ACGAN(GAN):
+    name = "acgan"
+
+    def __init__(self, cfg: Any, data: Any, parts: Any = None) -> None:
+        if data.num_classes == 0:
+            raise ConfigError(f"--method acgan needs a labelled data set; {cfg.dataset!r} has no labels")
+        if not cfg.conditional:
+            raise ConfigError("--method acgan trains a class-conditional generator: add --conditional")
+        super().__init__(cfg, data, parts)
+        if self.parts.generator is not None or self.parts.discriminator is not None:
+            raise ConfigError("--method acgan builds its own G and D (with a class head) from --model; it takes no "
+                              "generator or discriminator from Python")
+        for flag, on in (("--reuse-fake", cfg.reuse_fake), ("--mode-seeking", bool(cfg.mode_seeking))):
+            if on:
+                raise ConfigError(f"{flag} is not supported by --method acgan")
+
+    def build(self) -> dict[str, nn.Module]:
+        cfg, shape, k = self.cfg.resolved(), tuple(self.data.sample_shape), self.num_classes
+        G = build_networks(cfg, shape, k)[0]  # the conditional generator, exactly as gankit.load rebuilds it
+        body = build_models(cfg.model, data_shape=shape, z_dim=cfg.z_dim, num_classes=0, width=cfg.width,
+                            d_width=cfg.d_width, depth=cfg.depth)[1]  # D sees no label
+        return {"G": G, "D": HeadedDiscriminator(body, k)}
+
+    def loss(self, phase: Phase, batch: Batch | None, ctx: StepContext) -> Tensor:
+        if phase.name == "D":
+            assert batch is not None
+            return self._d_loss(batch, ctx, last=ctx.repeat == phase.repeats - 1)
+        return self._g_loss(ctx)
+
+    def _d_loss(self, batch: Batch, ctx: StepContext, last: bool) -> Tensor:
+        """L_S on a real and a fake batch (the fake drawn with the real batch's labels), plus both class terms."""
+        cfg, loss, y = self.cfg, self.knobs["loss"], batch.y
+        assert y is not None
+        z = ctx.draws.z(ctx.nets["G"].z_dim)
+        with torch.no_grad():
+            fake = ctx.frozen["G"](z, y)
+        real_in, fake_in = self._noisy(batch.x, ctx), self._noisy(fake, ctx)
+        D = ctx.train["D"]
+        real_logits, real_cls = D(real_in, heads=True)  # [b], [b, K]
+        fake_logits, fake_cls = D(fake_in, heads=True)
+        ce_real, ce_fake = aux_class_loss(real_cls, y), aux_class_loss(fake_cls, y)
+        loss_s = loss.d_loss(real_logits, fake_logits)
+        loss_d = loss_s + cfg.aux_weight * (ce_real + ce_fake)
+        if loss.uses_gradient_penalty:
+            alpha = ctx.draws.rand_like_rows(real_in, (1,) * (real_in.dim() - 1))
+            gp = gradient_penalty(ctx.nets["D"], real_in, fake_in, None, weight=cfg.gp_weight, alpha=alpha)
+            ctx.stats.add("Loss/GP", gp)
+            loss_d = loss_d + gp
+        if cfg.r1 > 0:
+            r1 = r1_penalty(ctx.nets["D"], real_in, None, gamma=cfg.r1)
+            ctx.stats.add("Loss/R1", r1)
+            loss_d = loss_d + r1
+        if last:
+            ctx.stats.add("Loss/D", loss_s)
+            ctx.stats.add("Loss/AC_real", ce_real)
+            ctx.stats.add("Loss/AC_fake", ce_fake)
+            ctx.stats.add("AC/acc_real", (real_cls.argmax(1) == y).float().mean())
+            ctx.stats.add("Score/real", real_logits.mean())
+            ctx.stats.add("Score/fake", fake_logits.mean())
+            if loss.probabilistic:
+                ctx.stats.add("D/real", torch.sigmoid(real_logits).mean())
+                ctx.stats.add("D/fake", torch.sigmoid(fake_logits).mean())
+        return loss_d
+
+    def _g_loss(self, ctx: StepContext) -> Tensor:
+        """G's real/fake objective through the frozen D, plus the class term on its samples' drawn labels."""
+        draws = ctx.draws
+        y = draws.rows(draws.randint(self.num_classes, draws.batch))
+        z = draws.z(ctx.nets["G"].z_dim)
+        fake = ctx.train["G"](z, y)
+        logits, cls = ctx.frozen["D"](self._noisy(fake, ctx), heads=True)
+        loss_s = self.knobs["loss"].g_loss(logits)
+        ce = aux_class_loss(cls, y)
+        ctx.stats.add("Loss/G", loss_s)
+        ctx.stats.add("Loss/AC_G", ce)
+        ctx.stats.add("AC/acc_fake", (cls.argmax(1) == y).float().mean())
+        return loss_s + self.cfg.aux_weight * ce
