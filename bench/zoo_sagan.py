@@ -65,7 +65,7 @@ def train_for(run: Path, dataset: str, flags: list[str], seed: int, seconds: flo
 
 
 def gammas(G: gankit.Generator) -> float:
-    return float(G.net.attention.gamma)
+    return float(G.net.attention.gamma.detach())
 
 
 def attention_figure(run: Path, out: Path, seed: int = 0) -> dict[str, Any]:

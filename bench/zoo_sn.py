@@ -14,6 +14,11 @@ accuracy: how often the classifier reads the class asked for):
     OMP_NUM_THREADS=1 python bench/zoo_sn.py --data-dir DATA [--seeds 0-4] [--steps N] [--variants ...]
                                              [--runs runs/zoo-sn] [--out bench/results/zoo-sn.json]
 
+    python bench/zoo_sn.py --merge A.json B.json ... [--out bench/results/zoo-sn.json]
+
+joins the result files of processes run side by side (one per variant) into --out and prints the table; nothing
+is trained. Each file's command and machine stay with its rows.
+
 Raw results (one row per run: variant, seed, steps, training seconds, scores) go to --out with the date, the
 command and the machine, rewritten after every run; a run already finished under --runs is scored again, not
 retrained. The table printed at the end is mean and standard deviation per variant.
@@ -22,6 +27,7 @@ retrained. The table printed at the end is mean and standard deviation per varia
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -90,6 +96,18 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def merge(files: list[str], out: str) -> None:
+    """One result file from several: the rows of each, with the command and machine that produced them."""
+    merged: dict[str, Any] = {"what": None, "protocol": None, "rows": []}
+    for name in files:
+        part = json.loads(Path(name).read_text())
+        merged["what"], merged["protocol"] = part["what"], part["protocol"]
+        merged["rows"] += [{**row, "command": part["command"], "machine": part["machine"]} for row in part["rows"]]
+    write_json(out, merged)
+    print(table(merged["rows"]))
+    print(f"-> {out}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=None, help="MNIST/Fashion-MNIST IDX folder (else $GANKIT_DATA)")
@@ -99,7 +117,11 @@ def main() -> None:
     p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     p.add_argument("--runs", default="runs/zoo-sn")
     p.add_argument("--out", default=str(RESULTS / "zoo-sn.json"))
+    p.add_argument("--merge", nargs="+", metavar="FILE", help="join these result files into --out; train nothing")
     args = p.parse_args()
+    if args.merge:
+        merge(args.merge, args.out)
+        return
     torch.set_num_threads(1)
     result: dict[str, Any] = {"what": "conditional DCGAN with a projection D, with and without spectral norm",
                               "command": "python " + " ".join(sys.argv), "machine": machine(),
