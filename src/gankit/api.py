@@ -166,7 +166,11 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
     `trust_code=True`: loading a run never runs code from it otherwise.
 
     `channels_last=True` runs a convolutional generator in NHWC memory (faster on CPU, see bench/run.py); its
-    samples agree with the default layout's to float rounding and are returned in the usual NCHW layout."""
+    samples agree with the default layout's to float rounding and are returned in the usual NCHW layout.
+
+    A spectrally normalised generator (`--model sagan`) comes back with its spectral norm baked into plain
+    weights (W / sigma, gankit.models.spectral): it samples exactly as the trained network does in eval mode, and
+    fine-tuning it no longer renormalises."""
     from .models.spectral import bake_spectral_norm
 
     bare = ckpt.read_bare_generator(path)  # an exported generator holds one set of weights: `ema` does not apply
