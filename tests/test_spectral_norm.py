@@ -176,3 +176,24 @@ def test_onnx_export_matches_torch(run, tmp_path):
 
     path = export_generator(run, format="onnx", out=tmp_path / "g.onnx", check=False)
     assert onnx_max_difference(path, gankit.load(run).net) <= 1e-4
+
+
+@pytest.mark.parametrize("variant", ["sn", pytest.param("sagan", marks=pytest.mark.slow)])  # sagan: ~30 s
+def test_resume_extends_run_bit_identically(variant, tmp_path):
+    """3 steps + resume to 6 == 6 steps straight: the power iteration's vectors (buffers of G, D and G's EMA copy)
+    and gamma travel in the checkpoint. The SIGKILL variant of this is in test_training.py."""
+    from gankit import checkpoint as ckpt
+
+    def train(name, steps):
+        assert main(["train", *RUNS[variant], "--width", "4", "--z-dim", "8", "--batch-size", "8", "--steps",
+                     str(steps), "--ema", "0.9", "--ckpt-every", "3", "--sample-every", "100", "--no-progress",
+                     "--out", str(tmp_path / name)]) == 0
+
+    train("full", 6)
+    train("part", 3)
+    assert main(["train", "--resume", str(tmp_path / "part"), "--steps", "6", "--no-progress"]) == 0
+    full = ckpt.load(ckpt.latest_checkpoint(tmp_path / "full"))[0]
+    part = ckpt.load(ckpt.latest_checkpoint(tmp_path / "part"))[0]
+    assert set(full) == set(part) and any(k.endswith("_u") for k in full)
+    for k in full:
+        assert torch.equal(full[k], part[k]), k
