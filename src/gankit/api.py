@@ -183,7 +183,13 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
     `trust_code=True`: loading a run never runs code from it otherwise.
 
     `channels_last=True` runs a convolutional generator in NHWC memory (faster on CPU, see bench/run.py); its
-    samples agree with the default layout's to float rounding and are returned in the usual NCHW layout."""
+    samples agree with the default layout's to float rounding and are returned in the usual NCHW layout.
+
+    A spectrally normalised generator (`--model sagan`) comes back with its spectral norm baked into plain
+    weights (W / sigma, gankit.models.spectral): it samples exactly as the trained network does in eval mode, and
+    fine-tuning it no longer renormalises."""
+    from .models.spectral import bake_spectral_norm
+
     bare = ckpt.read_bare_generator(path)  # an exported generator holds one set of weights: `ema` does not apply
     if bare is not None:
         file, tensors, meta = bare
@@ -205,10 +211,13 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
         from .models.mlp import checkpoint_depth
 
         cfg = cfg.replace(depth=checkpoint_depth(tensors))
-    G = _generator_module(cfg, data_shape, num_classes, generator, trust_code, file)
+    G = _generator_module(cfg, data_shape, num_classes, generator, trust_code, file).eval()
+    if bare is not None:  # an exported generator holds the effective weights of any spectral norm (baked below)
+        bake_spectral_norm(G)
     use_ema = (ema or bare is not None) and any(k.startswith("G_ema/") for k in tensors)
     _refuse_non_finite(file, "G_ema" if use_ema else "G", tensors)
     ckpt.unpack_module("G_ema" if use_ema else "G", G, tensors, file)
+    bake_spectral_norm(G)  # in eval mode: W / sigma from the stored power-iteration vectors, as training sampled
     G = G.to(device)
     if channels_last and len(data_shape) == 3:
         G = G.to(memory_format=torch.channels_last)

@@ -101,6 +101,9 @@ class TrainConfig:
     # without spectral norm drove G to one image per class (within-class L1 diversity 0.04-0.06 vs 0.20 for
     # concat after 1000 steps; real digits 0.30)
     cond_d: str = "concat"
+    # spectral norm on every weight of the built-in D, whose BatchNorm layers are then removed (Miyato et al. 2018;
+    # gankit.models.spectral). --model sagan has it in G and D anyway
+    spectral_norm: bool = False
 
     # --- objective
     loss: str = "nonsaturating"  # a name from gankit.losses.LOSS_NAMES
@@ -219,6 +222,9 @@ class TrainConfig:
                 raise ConfigError(f"config key {name!r} must be >= 0, got {_show(getattr(self, name))}")
         if self.channels is not None and self.channels not in (1, 3):
             raise ConfigError(f"config key 'channels' must be 1 or 3, got {_show(self.channels)}")
+        if self.spectral_norm and self.discriminator is not None:
+            raise ConfigError("config key 'spectral_norm' normalises the built-in discriminators; a discriminator of "
+                              "your own takes torch.nn.utils.parametrizations.spectral_norm on its layers itself")
         if len(self.lsgan_abc) != 3:
             raise ConfigError(f"config key 'lsgan_abc' needs three numbers a,b,c, got {_show(self.lsgan_abc)}")
 

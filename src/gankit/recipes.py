@@ -27,7 +27,12 @@ _IMAGE: dict[str, Any] = {"steps": 3000, "batch_size": 32, "d_steps": 1, "lr_g":
 # The classic nets' 5x5 convolutions at 14x14 cost about 3x DCGAN's step at width 64 (0.88 s against 0.31 s per
 # step of batch 32 at width 32, one thread); at width 32 on full MNIST, seed 0, 3,000 steps: FID (2,000 samples)
 # 87, recall 0.69, every class present.
-_IMAGE_WIDTH = {"dcgan": (64, 32), "classic": (32, 32)}  # model -> (G width, D width); others: their defaults
+# sagan: DCGAN's layout and widths with attention, so the two compare at equal wall time
+_IMAGE_WIDTH = {"dcgan": (64, 32), "classic": (32, 32), "sagan": (64, 32)}  # model -> (G width, D width)
+
+# SAGAN as Zhang et al. trained it: TTUR (Heusel et al. 2017), Adam 1e-4 for G and 4e-4 for D with beta2 0.9 (and
+# beta1 0, the hinge loss: `--beta1 0 --loss hinge`, knobs with plain defaults)
+_SAGAN: dict[str, Any] = {"lr_g": 1e-4, "lr_d": 4e-4, "beta2": 0.9}
 
 # 2-D toys: wide MLPs, large batches, and R1 (Mescheder et al. 2018) so that the non-saturating GAN covers
 # every mode of ring8 and grid25 instead of hopping between them; sampling from an EMA of G's weights, because
@@ -77,6 +82,8 @@ def recipe(dataset: str, model: str, loss: str, conditional: bool = False, metho
         values.update(_CONDITIONAL_IMAGE)
     if not toy and model in _IMAGE_WIDTH:
         values["width"], values["d_width"] = _IMAGE_WIDTH[model]
+    if model == "sagan" and not toy:
+        values.update(_SAGAN)
     if not toy:
         values.update(_METHOD.get(method, {}))
         if (method, model) in _METHOD_WIDTH:
@@ -105,5 +112,5 @@ def describe() -> str:
         return ", ".join(f"{k}={v}" for k, v in d.items())
     widths = ", ".join(f"{m} {g}/{d}" for m, (g, d) in _IMAGE_WIDTH.items())
     return (f"images: {fmt(_IMAGE)}; widths G/D: {widths}; conditional images: {fmt(_CONDITIONAL_IMAGE)}. "
-            f"toys: {fmt(_TOY)}; grid25: {fmt(_GRID25)}. wgan-gp: {fmt(_WGAN_GP)}. "
+            f"toys: {fmt(_TOY)}; grid25: {fmt(_GRID25)}. sagan: {fmt(_SAGAN)}. wgan-gp: {fmt(_WGAN_GP)}. "
             + " ".join(f"{m} on images: {fmt(v)}." for m, v in _METHOD.items()))

@@ -91,6 +91,8 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--prior", choices=PRIORS, help=f"distribution of z {_d('prior')}")
     g.add_argument("--conditional", action="store_true", help="class-conditional G and D (labelled data)")
     g.add_argument("--cond-d", choices=COND_D, help=f"how a conditional D sees the label {_d('cond_d')}")
+    g.add_argument("--spectral-norm", action="store_true", help="spectral norm on every weight of D, whose "
+                   "BatchNorm layers are then removed (SNGAN, Miyato et al. 2018); --model sagan has it in G and D")
     g = p.add_argument_group("objective")
     g.add_argument("--loss", choices=LOSS_NAMES, help=f"GAN objective {_d('loss')}")
     g.add_argument("--lsgan-abc", type=_float_triple, metavar="A,B,C",

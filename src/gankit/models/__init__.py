@@ -15,6 +15,8 @@ from .classic import ClassicDiscriminator, ClassicGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 from .prior import sample_prior
+from .sagan import SAGANDiscriminator, SAGANGenerator
+from .spectral import spectral_normalised, strip_normalisation
 
 __all__ = ["IMAGE_SIZES", "MODEL_NAMES", "build_models", "build_networks", "sample_prior"]
 
@@ -25,15 +27,18 @@ _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Callable[..., nn.Module], b
     "mlp": (MLPGenerator, MLPDiscriminator, True),
     "dcgan": (DCGANGenerator, DCGANDiscriminator, False),
     "classic": (ClassicGenerator, ClassicDiscriminator, False),
+    "sagan": (SAGANGenerator, SAGANDiscriminator, False),  # spectral norm in G and D is part of the model
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
 def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_classes: int = 0,
                  cond_d: str = "concat", width: int | None = None,
-                 d_width: int | None = None, depth: int | None = None) -> tuple[nn.Module, nn.Module]:
+                 d_width: int | None = None, depth: int | None = None,
+                 spectral_norm: bool = False) -> tuple[nn.Module, nn.Module]:
     """(G, D) for `name`; num_classes > 0 makes both class-conditional. `width` sets G's base width and D's
-    too unless `d_width` is given; `depth` (MLP only) the hidden layers of both; None means the model's own."""
+    too unless `d_width` is given; `depth` (MLP only) the hidden layers of both; None means the model's own.
+    `spectral_norm` puts spectral norm on D's weights and removes its BatchNorm (gankit.models.spectral)."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     make_g, make_d, takes_vectors = _REGISTRY[name]
@@ -60,6 +65,8 @@ def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_clas
     extra = {"depth": depth} if name == "mlp" else {}
     G = make_g(data_shape, z_dim, num_classes, width, **extra)
     D = make_d(data_shape, num_classes, cond_d, d_width if d_width is not None else width, **extra)
+    if spectral_norm:
+        D = spectral_normalised(strip_normalisation(D))
     return G, D
 
 
@@ -68,4 +75,4 @@ def build_networks(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: i
     cfg = cfg.resolved()
     return build_models(cfg.model, data_shape=tuple(data_shape), z_dim=cfg.z_dim,
                         num_classes=num_classes if cfg.conditional else 0, cond_d=cfg.cond_d, width=cfg.width,
-                        d_width=cfg.d_width, depth=cfg.depth)
+                        d_width=cfg.d_width, depth=cfg.depth, spectral_norm=cfg.spectral_norm)
