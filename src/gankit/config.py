@@ -58,6 +58,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "z_dim": (1, MAX_WIDTH),
     "depth": (1, MAX_DEPTH),
     "image_size": (8, 1024),
+    "labels_per_class": (0, 100_000),
 }
 #: A JSON config is a few kilobytes; reading stops here, so a huge file or a device is refused, not slurped.
 MAX_CONFIG_BYTES = 1 << 20
@@ -99,6 +100,9 @@ class TrainConfig:
     # without spectral norm drove G to one image per class (within-class L1 diversity 0.04-0.06 vs 0.20 for
     # concat after 1000 steps; real digits 0.30)
     cond_d: str = "concat"
+    # semi-supervised methods (--method sgan): labelled examples kept per class, drawn with `seed`; the other
+    # examples train as unlabelled data. 0: not semi-supervised
+    labels_per_class: int = 0
 
     # --- objective
     loss: str = "nonsaturating"  # a name from gankit.losses.LOSS_NAMES

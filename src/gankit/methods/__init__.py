@@ -11,7 +11,9 @@ from ..config import TrainConfig
 from ..data import Dataset
 from ..errors import ConfigError
 from .base import Batch, Draws, Method, OptimizerGroup, Parts, Phase, StepContext
+from .bigan import BiGAN
 from .gan import GAN
+from .sgan import SGAN
 
 __all__ = ["Batch", "Draws", "GAN", "Method", "OptimizerGroup", "Parts", "Phase", "StepContext", "build_method",
            "get_method", "method_names", "register_method"]
@@ -49,3 +51,5 @@ def build_method(cfg: TrainConfig, data: Dataset, parts: Parts | None = None) ->
 
 
 register_method(GAN)
+register_method(SGAN)
+register_method(BiGAN)
