@@ -140,20 +140,26 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypa
     assert meta["step"] == 20 and all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point())
 
 
-def _train_cmd(out, steps):
+def _train_cmd(out, steps, *extra):
     return [sys.executable, "-m", "gankit", "train", "--dataset", "mnist5k", "--model", "dcgan", "--width", "16",
             "--batch-size", "32", "--steps", str(steps), "--ckpt-every", "25", "--log-every", "25",
-            "--sample-every", "1000", "--seed", "3", "--no-progress", "--out", str(out)]
+            "--sample-every", "1000", "--seed", "3", "--no-progress", "--out", str(out), *extra]
 
 
-def test_sigkill_then_resume_is_bit_identical(tmp_path):
+#: each method's flags for the resume test (every registered method trains there)
+RESUME_METHODS = {"gan": [], "sgan": ["--method", "sgan", "--labels-per-class", "5"], "bigan": ["--method", "bigan"]}
+
+
+@pytest.mark.parametrize("method", list(RESUME_METHODS))
+def test_sigkill_then_resume_is_bit_identical(tmp_path, method):
     """A run killed with SIGKILL mid-training and resumed ends with the same bits as an uninterrupted run."""
     steps = 150
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    subprocess.run(_train_cmd(tmp_path / "ref", steps), check=True, env=env, capture_output=True)
+    extra = RESUME_METHODS[method]
+    subprocess.run(_train_cmd(tmp_path / "ref", steps, *extra), check=True, env=env, capture_output=True)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(_train_cmd(killed, steps), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(_train_cmd(killed, steps, *extra), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 120
         while not (killed / "checkpoints" / ckpt.checkpoint_name(50)).exists():

@@ -31,6 +31,8 @@ from .base import Batch, Method, OptimizerGroup, Phase, StepContext
 INPUT_NOISE = 0.3  # std of the Gaussian noise on D's input (Salimans et al.'s MNIST model)
 HIDDEN_NOISE = 0.5  # ... and after each hidden layer
 LABEL_DRAW_OFFSET = 104_729  # the labelled subset's generator is seeded with seed + this, apart from the others
+INIT_DRAW_OFFSET = 15_485_863  # ... and the batch of D's data-dependent initialisation with seed + this
+INIT_BATCH = 500
 
 
 # ---------------------------------------------------------------------------------------------- the objectives
@@ -106,6 +108,23 @@ class SGANDiscriminator(nn.Module):
         self.noise = GaussianNoise(HIDDEN_NOISE)
         self.head = WNLinear(d, num_classes)
 
+    @torch.no_grad()
+    def data_init(self, x: Tensor) -> None:
+        """Salimans & Kingma's data-dependent initialisation: each weight-normalised layer's scale and bias are set
+        so that its pre-activations on the batch x have mean 0 and variance 1 per unit (noise off). Without it
+        every layer shrinks the signal by about half its energy, and the fixed-std noise drowns it by the last
+        layers. x: [N, *data_shape]"""
+        h = x.reshape(x.shape[0], -1)
+        for m in [*self.features, self.head]:
+            if isinstance(m, WNLinear):
+                t = m(h)  # [N, out]
+                mean, std = t.mean(0), t.std(0).clamp_min(1e-6)
+                m.g.div_(std)
+                m.b.copy_((m.b - mean) / std)
+                h = m(h)
+            elif not isinstance(m, GaussianNoise):
+                h = m(h)
+
     def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.features(x.reshape(x.shape[0], -1))  # [N, w]: what feature matching compares
         return h, self.head(self.noise(h))  # [N, w], [N, K]
@@ -159,7 +178,12 @@ class SGAN(Method):
         cfg, shape = self.cfg, tuple(self.data.sample_shape)
         G = self.parts.generator or build_networks(cfg, shape, 0)[0]
         G = as_generator(G, data_shape=shape, z_dim=cfg.resolved().z_dim, num_classes=0)
-        return {"G": G, "D": self.inference_net("D", cfg, shape, self.num_classes)}
+        D = self.inference_net("D", cfg, shape, self.num_classes)
+        # data-dependent initialisation on a seeded batch of training images (labels unused)
+        g = torch.Generator().manual_seed(cfg.seed + INIT_DRAW_OFFSET)
+        pick = torch.randperm(len(self.data), generator=g)[:INIT_BATCH]
+        D.data_init(as_float(self.data.x[pick]))
+        return {"G": G, "D": D}
 
     def optimizers(self) -> dict[str, OptimizerGroup]:
         return {"G": OptimizerGroup(("G",), self.cfg.lr_g), "D": OptimizerGroup(("D",), self.cfg.lr_d)}
