@@ -182,3 +182,11 @@ def test_sgan_on_an_unlabelled_data_set_is_one_line(capsys, tmp_path):
     np.save(images, np.zeros((200, 28, 28), dtype=np.uint8))
     _refused(capsys, ["train", "--method", "sgan", "--labels-per-class", "2", "--dataset", f"npy:{images}",
                       "--steps", "2", "--no-progress", "--out", str(tmp_path / "r")], "needs a labelled data set")
+
+
+def test_the_method_recipe_fills_only_unset_fields():
+    cfg = TrainConfig(method="sgan", labels_per_class=10, out="unused").resolved()
+    assert (cfg.batch_size, cfg.lr_d, cfg.d_width) == (100, 1e-3, 250)
+    assert TrainConfig(method="sgan", batch_size=50, out="unused").resolved().batch_size == 50
+    assert TrainConfig(method="sgan", width=32, out="unused").resolved().d_width == 32  # --width sizes both
+    assert TrainConfig(method="gan", out="unused").resolved().batch_size == 32  # the image recipe, unchanged
