@@ -154,6 +154,8 @@ RESUME_VARIANTS = {
     "sagan": ("--model", "sagan", "--loss", "hinge", "--beta1", "0"),  # and attention, SN in G and its EMA
     "infogan": ("--method", "infogan"),
     "acgan": ("--method", "acgan", "--conditional"),
+    "sgan": ("--method", "sgan", "--labels-per-class", "5"),
+    "bigan": ("--method", "bigan"),
 }
 
 

@@ -31,10 +31,13 @@ class Generator(nn.Module):
     """
 
     def __init__(self, net: nn.Module, config: TrainConfig, *, step: int, source: Path, uses_ema: bool,
-                 class_names: list[str] | None = None) -> None:
+                 class_names: list[str] | None = None, extras: dict[str, nn.Module] | None = None) -> None:
         super().__init__()
         self.net = net
         self.eval()
+        # the method's other networks by verb (Method.inference), e.g. {"encode": E}; a plain dict, so that
+        # `parameters()` stay the generator's own
+        self.extras: dict[str, nn.Module] = dict(extras or {})
         self.config = config
         self.step = step
         self.source = source
@@ -155,6 +158,40 @@ class Generator(nn.Module):
             y = self.labels(rows * steps, labels)
         return self.net(zs, y).contiguous()
 
+    # ------------------------------------------------------------------ the method's other networks
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The latent code of each image, from the run's encoder (BiGAN).  # [N, C, H, W] in [-1, 1] -> [N, z_dim]"""
+        return self._run_extra("encode", x)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits of each image, from the run's classifier (the semi-supervised GAN's D).
+        # [N, C, H, W] in [-1, 1] -> [N, K]"""
+        return self._run_extra("classify", x)
+
+    def extra_net(self, verb: str) -> nn.Module:
+        """The run's network for `verb` ("encode", "classify"), or a one-line ConfigError naming the methods that
+        have one."""
+        net = self.extras.get(verb)
+        if net is None:
+            from .methods import get_method, method_names
+
+            able = [m for m in method_names() if verb in get_method(m).inference]
+            raise ConfigError(f"{self.source}: this run (method {self.config.method!r}) has no network to {verb} "
+                              f"with; train one with --method {' or '.join(able) or '(none registered)'}")
+        return net
+
+    @torch.no_grad()
+    def _run_extra(self, verb: str, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        net = self.extra_net(verb)
+        if not isinstance(x, torch.Tensor) or tuple(x.shape[1:]) != self.data_shape or x.shape[0] == 0:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ConfigError(f"{verb} takes a batch of images [N, {', '.join(map(str, self.data_shape))}] in "
+                              f"[-1, 1], got {shape}")
+        x = x.to(self.device, torch.float32)
+        if not bool(torch.isfinite(x).all()):
+            raise ConfigError(f"{verb}: the images hold NaN or inf values")
+        return torch.cat([net(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
     def __repr__(self) -> str:
         c = self.config
         return (f"gankit.Generator(model={c.model!r}, loss={c.loss!r}, dataset={c.dataset!r}, step={self.step}, "
@@ -221,8 +258,31 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
     G = G.to(device)
     if channels_last and len(data_shape) == 3:
         G = G.to(memory_format=torch.channels_last)
+    extras = {} if bare is not None else _inference_nets(cfg, data_shape, num_classes, tensors, file, device)
     return Generator(G, cfg, step=int(meta.get("step") or 0), source=file, uses_ema=use_ema,
-                     class_names=meta.get("class_names"))
+                     class_names=meta.get("class_names"), extras=extras)
+
+
+def _inference_nets(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int,
+                    tensors: dict[str, torch.Tensor], file: Path, device: str | torch.device) -> dict[str, nn.Module]:
+    """The networks the run's method offers besides G (Method.inference), rebuilt and loaded, in eval mode. A
+    method that is not registered in this process offers none (its G still samples)."""
+    from .methods import get_method
+
+    try:
+        method = get_method(cfg.method)
+    except ConfigError:
+        return {}
+    nets = {}
+    for verb, name in method.inference.items():
+        net = method.inference_net(name, cfg, data_shape, num_classes)
+        bad = integrity.non_finite({k: v for k, v in tensors.items() if k.startswith(name + "/")})
+        if bad:
+            raise CheckpointError(f"{file}: the weights of {name} ({verb}) are not finite ({', '.join(bad)} holds "
+                                  "NaN/inf); use an earlier checkpoint of the run")
+        ckpt.unpack_module(name, net, tensors, file)
+        nets[verb] = net.to(device).eval()
+    return nets
 
 
 def _refuse_non_finite(file: Path, prefix: str, tensors: dict[str, torch.Tensor]) -> None:

@@ -60,6 +60,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "image_size": (8, 1024),
     "info_cat": (0, 1000),
     "info_cont": (0, 64),
+    "labels_per_class": (0, 100_000),
 }
 #: A JSON config is a few kilobytes; reading stops here, so a huge file or a device is refused, not slurped.
 MAX_CONFIG_BYTES = 1 << 20
@@ -104,6 +105,9 @@ class TrainConfig:
     # spectral norm on every weight of the built-in D, whose BatchNorm layers are then removed (Miyato et al. 2018;
     # gankit.models.spectral). --model sagan has it in G and D anyway
     spectral_norm: bool = False
+    # semi-supervised methods (--method sgan): labelled examples kept per class, drawn with `seed`; the other
+    # examples train as unlabelled data. 0: not semi-supervised
+    labels_per_class: int = 0
 
     # --- objective
     loss: str = "nonsaturating"  # a name from gankit.losses.LOSS_NAMES

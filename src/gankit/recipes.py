@@ -98,12 +98,24 @@ def recipe(dataset: str, model: str, loss: str, conditional: bool = False, metho
 def resolve(cfg: TrainConfig) -> TrainConfig:
     """`cfg` with every unset recipe field filled in; fields left None after this mean "the model's default"."""
     values = recipe(cfg.dataset, cfg.model, cfg.loss, cfg.conditional, cfg.method)
+    values.update(_method_recipe(cfg.method))
     if cfg.reuse_fake or (cfg.batch_size is not None and cfg.batch_size % 2):
         values["mode_seeking"] = 0.0  # the term needs its own pairs of z in G's update: off unless asked for
     if cfg.width is not None:  # an explicit --width sizes both networks unless --d-width says otherwise
         values["d_width"] = cfg.width
     changes = {name: values.get(name) for name in RECIPE_FIELDS if getattr(cfg, name) is None}
     return cfg.replace(**changes)
+
+
+def _method_recipe(name: str) -> dict[str, Any]:
+    """The recipe values a registered method sets for itself (an unknown name is refused where it is built)."""
+    from .errors import ConfigError
+    from .methods import get_method
+
+    try:
+        return dict(get_method(name).recipe)
+    except ConfigError:
+        return {}
 
 
 def describe() -> str:

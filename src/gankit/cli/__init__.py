@@ -21,6 +21,7 @@ MAX_ERROR_CHARS = 4000  # past any message gankit writes; a value echoed from a 
 VERBS: tuple[str, ...] = (
     "gankit.cli.train",  # train
     "gankit.cli.generate",  # sample, interpolate
+    "gankit.cli.encode",  # encode
     "gankit.cli.info",  # info
     "gankit.evaluation.commands",  # evaluate, train-classifier
     "gankit.theory.commands",  # explain

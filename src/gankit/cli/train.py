@@ -74,6 +74,8 @@ def add_parsers(sub: Any) -> None:
     g = p.add_argument_group("method and model")
     g.add_argument("--method", choices=method_names(), help=f"GAN method: what a training step computes "
                    f"{_d('method')}")
+    g.add_argument("--labels-per-class", type=int, metavar="N", help="semi-supervised methods (sgan): keep the "
+                   "labels of N examples per class, drawn with --seed; the rest train unlabelled (default: 0)")
     g.add_argument("--model", choices=MODEL_NAMES, help=f"architecture {_d('model')}")
     g.add_argument("--generator", metavar="PKG.MODULE:FUNCTION", help="your own generator: a factory called with "
                    "data_shape=, z_dim=, num_classes= that returns an nn.Module (imported because you name it here)")

@@ -212,6 +212,10 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
         scores.update(classification_accuracy_score(G, test.x, test.y, seed=seed))
     if parzen:
         scores.update(_parzen(fake, name, data_dir or cfg.data_dir, "generated samples"))
+    if "classify" in G.extras:  # a method whose D is a classifier (sgan): its error on the real test split
+        if test is None:
+            raise ConfigError("test_error needs the real test split of the run's data set (--data-dir)")
+        scores.update(classifier_test_error(G, test.x, test.y))
     if inception:
         from .inception import InceptionUnavailable, inception_scores
 
@@ -220,6 +224,18 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
         except InceptionUnavailable as e:
             scores["inception"] = {"skipped": str(e)}
     return scores
+
+
+def classifier_test_error(G: Any, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> dict[str, Any]:
+    """`test_error` (fraction misclassified) and `test_errors` (count) of `G.classify` on the test images x
+    [N, C, H, W] (uint8 pixels or floats in [-1, 1]) with labels y [N]."""
+    from ..data.transforms import as_float
+
+    wrong = 0
+    for i in range(0, len(x), batch_size):
+        pred = G.classify(as_float(x[i:i + batch_size])).argmax(1).cpu()
+        wrong += int((pred != y[i:i + batch_size].cpu()).sum())
+    return {"test_error": wrong / len(x), "test_errors": wrong, "test_n": len(x)}
 
 
 def _score_generated(fake: torch.Tensor, name: str, *, data_dir: str | None, seed: int,
@@ -400,7 +416,7 @@ def format_scores(scores: dict[str, Any]) -> str:
     """A short human summary (the JSON holds everything)."""
     order = ("fid", "kid", "inception_fid", "inception_is", "precision", "recall", "density", "coverage",
              "inception_score", "class_kl",
-             "classes_present", "label_accuracy", "cas", "modes", "kl", "hq", "jsd", "parzen_ll")
+             "classes_present", "label_accuracy", "cas", "test_error", "modes", "kl", "hq", "jsd", "parzen_ll")
     parts = []
     for key in order:
         if key in scores:

@@ -12,8 +12,10 @@ from ..data import Dataset
 from ..errors import ConfigError
 from .base import Batch, Draws, Method, OptimizerGroup, Parts, Phase, StepContext
 from .acgan import ACGAN
+from .bigan import BiGAN
 from .gan import GAN
 from .infogan import InfoGAN
+from .sgan import SGAN
 
 __all__ = ["ACGAN", "Batch", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "StepContext", "build_method",
            "get_method", "method_names", "register_method"]
@@ -53,3 +55,5 @@ def build_method(cfg: TrainConfig, data: Dataset, parts: Parts | None = None) ->
 register_method(GAN)
 register_method(InfoGAN)
 register_method(ACGAN)
+register_method(SGAN)
+register_method(BiGAN)

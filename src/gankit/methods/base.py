@@ -122,6 +122,11 @@ class Method:
     ema_of: ClassVar[str | None] = "G"
     #: the network (or its EMA copy) that samples: snapshots, in-training scores, `gankit.load`
     sampler: ClassVar[str] = "G"
+    #: what `gankit.load(run)` offers besides sampling, verb -> network name: {"encode": "E"} makes
+    #: `Generator.encode` run the checkpoint's E; each such network is rebuilt by `inference_net`
+    inference: ClassVar[dict[str, str]] = {}
+    #: defaults for the recipe fields (gankit.recipes) this method trains best with; explicit settings win
+    recipe: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, cfg: TrainConfig, data: Dataset, parts: Parts | None = None) -> None:
         self.cfg = cfg
@@ -131,6 +136,12 @@ class Method:
         self.knobs: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ declarations
+    @classmethod
+    def inference_net(cls, name: str, cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+        """A fresh network `name` (a value of `inference`) of the run's architecture, from its config alone:
+        `gankit.load` then loads the checkpoint's weights into it."""
+        raise NotImplementedError
+
     def build(self) -> dict[str, nn.Module]:
         """The networks by name, freshly initialised (the loop seeds the global RNG first)."""
         raise NotImplementedError
