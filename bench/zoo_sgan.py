@@ -20,7 +20,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -37,22 +36,10 @@ from gankit.methods.sgan import (INIT_BATCH, INIT_DRAW_OFFSET, SGANDiscriminator
                                  labelled_subset)
 from gankit.rundir import run_summary
 from gankit.training.state import make_optimizer
+from perf import machine
 
 PAPER = {"test_error": 0.0093, "test_errors": 93, "test_errors_std": 6.5,
          "source": "Salimans et al. 2016, Table 1 (MNIST, 100 labels, feature matching)"}
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
 def supervised_baseline(cfg: gankit.TrainConfig, train: Any, test: Any, updates: int) -> dict[str, Any]:

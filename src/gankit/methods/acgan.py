@@ -18,8 +18,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..models import build_models, build_networks
 from ..models.heads import HeadedDiscriminator
-from ..regularizers import gradient_penalty, r1_penalty
-from .base import Batch, Phase, StepContext
+from .base import Batch, Phase, StepContext, log_d_scores
 from .gan import GAN
 
 
@@ -70,26 +69,12 @@ class ACGAN(GAN):
         fake_logits, fake_cls = D(fake_in, heads=True)
         ce_real, ce_fake = aux_class_loss(real_cls, y), aux_class_loss(fake_cls, y)
         loss_s = loss.d_loss(real_logits, fake_logits)
-        loss_d = loss_s + cfg.aux_weight * (ce_real + ce_fake)
-        if loss.uses_gradient_penalty:
-            alpha = ctx.draws.rand_like_rows(real_in, (1,) * (real_in.dim() - 1))
-            gp = gradient_penalty(ctx.nets["D"], real_in, fake_in, None, weight=cfg.gp_weight, alpha=alpha)
-            ctx.stats.add("Loss/GP", gp)
-            loss_d = loss_d + gp
-        if cfg.r1 > 0:
-            r1 = r1_penalty(ctx.nets["D"], real_in, None, gamma=cfg.r1)
-            ctx.stats.add("Loss/R1", r1)
-            loss_d = loss_d + r1
+        loss_d = self._penalised(loss_s + cfg.aux_weight * (ce_real + ce_fake), real_in, fake_in, None, ctx)
         if last:
-            ctx.stats.add("Loss/D", loss_s)
+            log_d_scores(ctx.stats, loss, loss_s, real_logits, fake_logits)
             ctx.stats.add("Loss/AC_real", ce_real)
             ctx.stats.add("Loss/AC_fake", ce_fake)
             ctx.stats.add("AC/acc_real", (real_cls.argmax(1) == y).float().mean())
-            ctx.stats.add("Score/real", real_logits.mean())
-            ctx.stats.add("Score/fake", fake_logits.mean())
-            if loss.probabilistic:
-                ctx.stats.add("D/real", torch.sigmoid(real_logits).mean())
-                ctx.stats.add("D/fake", torch.sigmoid(fake_logits).mean())
         return loss_d
 
     def _g_loss(self, ctx: StepContext) -> Tensor:

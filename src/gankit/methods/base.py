@@ -114,6 +114,17 @@ class Parts:
     loss: Any = None  # an object with d_loss(real_logits, fake_logits) and g_loss(fake_logits)
 
 
+def log_d_scores(stats: Stats, loss: Any, loss_d: Tensor, real_logits: Tensor, fake_logits: Tensor) -> None:
+    """What every adversarial D update logs: its loss, D's mean raw scores on real and fake, and for
+    probabilistic objectives the mean D(x) = sigmoid(score) the health monitor and doctor read."""
+    stats.add("Loss/D", loss_d)
+    stats.add("Score/real", real_logits.mean())
+    stats.add("Score/fake", fake_logits.mean())
+    if loss.probabilistic:
+        stats.add("D/real", torch.sigmoid(real_logits).mean())
+        stats.add("D/fake", torch.sigmoid(fake_logits).mean())
+
+
 class Method:
     """Base class of GAN methods. Subclasses set `name`, and register with `gankit.methods.register_method`."""
 

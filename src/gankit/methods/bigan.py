@@ -26,7 +26,7 @@ from ..losses import get_loss
 from ..models import build_networks
 from ..models.custom import as_generator
 from ..models.prior import sample_prior
-from .base import Batch, Method, OptimizerGroup, Phase, StepContext
+from .base import Batch, Method, OptimizerGroup, Phase, StepContext, log_d_scores
 
 
 def _width(width: int | None) -> int:
@@ -135,12 +135,7 @@ class BiGAN(Method):
         real_logits, fake_logits = D(batch.x, ez), D(fake, z)  # [b], [b]
         loss_d = loss.d_loss(real_logits, fake_logits)
         if last:
-            ctx.stats.add("Loss/D", loss_d)
-            ctx.stats.add("Score/real", real_logits.mean())
-            ctx.stats.add("Score/fake", fake_logits.mean())
-            if loss.probabilistic:
-                ctx.stats.add("D/real", torch.sigmoid(real_logits).mean())
-                ctx.stats.add("D/fake", torch.sigmoid(fake_logits).mean())
+            log_d_scores(ctx.stats, loss, loss_d, real_logits, fake_logits)
         return loss_d
 
     def _ge_loss(self, batch: Batch, ctx: StepContext) -> Tensor:

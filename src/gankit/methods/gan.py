@@ -20,7 +20,7 @@ from ..models import build_networks
 from ..models.custom import as_discriminator, as_generator
 from ..models.prior import sample_prior
 from ..regularizers import gradient_penalty, instance_noise_std, mode_seeking_loss, r1_penalty
-from .base import Batch, Method, OptimizerGroup, Phase, StepContext
+from .base import Batch, Method, OptimizerGroup, Phase, StepContext, log_d_scores
 
 
 class GAN(Method):
@@ -86,8 +86,17 @@ class GAN(Method):
         real_in, fake_in = self._noisy(batch.x, ctx), self._noisy(fake, ctx)
         D = ctx.train["D"]
         real_logits, fake_logits = D(real_in, y), D(fake_in, y)  # [b], [b]
-        loss_d = loss.d_loss(real_logits, fake_logits)
-        if loss.uses_gradient_penalty:  # one interpolation weight per sample, drawn for the global batch
+        loss_d = self._penalised(loss.d_loss(real_logits, fake_logits), real_in, fake_in, y, ctx)
+        if last:  # the log shows the step's last D update
+            log_d_scores(ctx.stats, loss, loss_d, real_logits, fake_logits)
+        return loss_d
+
+    def _penalised(self, loss_d: Tensor, real_in: Tensor, fake_in: Tensor, y: Tensor | None,
+                   ctx: StepContext) -> Tensor:
+        """D's objective plus the penalties the config asks for: WGAN-GP's gradient penalty (one interpolation
+        weight per sample, drawn for the global batch) and R1 on the real batch, each logged."""
+        cfg, loss = self.cfg, self.knobs["loss"]
+        if loss.uses_gradient_penalty:
             alpha = ctx.draws.rand_like_rows(real_in, (1,) * (real_in.dim() - 1))
             gp = gradient_penalty(ctx.nets["D"], real_in, fake_in, y, weight=cfg.gp_weight, alpha=alpha)
             ctx.stats.add("Loss/GP", gp)
@@ -96,13 +105,6 @@ class GAN(Method):
             r1 = r1_penalty(ctx.nets["D"], real_in, y, gamma=cfg.r1)
             ctx.stats.add("Loss/R1", r1)
             loss_d = loss_d + r1
-        if last:  # the log shows the step's last D update
-            ctx.stats.add("Loss/D", loss_d)
-            ctx.stats.add("Score/real", real_logits.mean())
-            ctx.stats.add("Score/fake", fake_logits.mean())
-            if loss.probabilistic:
-                ctx.stats.add("D/real", torch.sigmoid(real_logits).mean())
-                ctx.stats.add("D/fake", torch.sigmoid(fake_logits).mean())
         return loss_d
 
     def _g_loss(self, ctx: StepContext) -> Tensor:

@@ -26,8 +26,7 @@ from ..errors import ConfigError
 from ..models import build_models
 from ..models.heads import CodedGenerator, HeadedDiscriminator
 from ..models.prior import sample_prior
-from ..regularizers import gradient_penalty, r1_penalty
-from .base import Batch, Phase, StepContext
+from .base import Batch, Phase, StepContext, log_d_scores
 from .gan import GAN
 
 #: width of Q's hidden layer on D's body (Chen et al. 2016, appendix C.1: FC 128-BN-lReLU-FC)
@@ -112,7 +111,7 @@ class InfoGAN(GAN):
 
     def _d_loss(self, batch: Batch, ctx: StepContext, last: bool) -> Tensor:
         """D's objective on a real and a fake batch, plus Q's information term on the fake one."""
-        cfg, loss, G = self.cfg, self.knobs["loss"], ctx.nets["G"]
+        loss, G = self.knobs["loss"], ctx.nets["G"]
         z = ctx.draws.z(G.z_dim)  # [b, noise + cat + cont]: the codes are read off z
         with torch.no_grad():
             fake = ctx.frozen["G"](z)
@@ -120,25 +119,11 @@ class InfoGAN(GAN):
         D = ctx.train["D"]
         real_logits = D(real_in)
         fake_logits, q = D(fake_in, heads=True)  # one pass through the shared body: [b], [b, cat + cont]
-        loss_d = loss.d_loss(real_logits, fake_logits)
-        if loss.uses_gradient_penalty:
-            alpha = ctx.draws.rand_like_rows(real_in, (1,) * (real_in.dim() - 1))
-            gp = gradient_penalty(ctx.nets["D"], real_in, fake_in, None, weight=cfg.gp_weight, alpha=alpha)
-            ctx.stats.add("Loss/GP", gp)
-            loss_d = loss_d + gp
-        if cfg.r1 > 0:
-            r1 = r1_penalty(ctx.nets["D"], real_in, None, gamma=cfg.r1)
-            ctx.stats.add("Loss/R1", r1)
-            loss_d = loss_d + r1
+        loss_d = self._penalised(loss.d_loss(real_logits, fake_logits), real_in, fake_in, None, ctx)
         info = self._info(q, z, G, ctx, "D")
         if last:
-            ctx.stats.add("Loss/D", loss_d)
+            log_d_scores(ctx.stats, loss, loss_d, real_logits, fake_logits)
             ctx.stats.add("Loss/Info_D", info)
-            ctx.stats.add("Score/real", real_logits.mean())
-            ctx.stats.add("Score/fake", fake_logits.mean())
-            if loss.probabilistic:
-                ctx.stats.add("D/real", torch.sigmoid(real_logits).mean())
-                ctx.stats.add("D/fake", torch.sigmoid(fake_logits).mean())
         return loss_d + info
 
     def _g_loss(self, ctx: StepContext) -> Tensor:
