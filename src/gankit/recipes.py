@@ -61,17 +61,6 @@ _CONDITIONAL_IMAGE: dict[str, Any] = {"mode_seeking": 0.3}
 _WGAN_GP: dict[str, Any] = {"d_steps": 5, "lr_g": 1e-4, "lr_d": 1e-4, "beta2": 0.9, "r1": 0.0}
 
 
-# Per method, over the data family's values. InfoGAN as Chen et al. trained it on MNIST: 62 noise dimensions
-# beside its codes, Adam 2e-4 for D and 1e-3 for G, and a D (with Q on its body) as wide as G: the paper's D has
-# 64 and 128 channels, DCGAN's at width 64 (batch 64 here, 128 in the paper's released code). AC-GAN as Odena et
-# al.: no mode-seeking term.
-_METHOD: dict[str, dict[str, Any]] = {
-    "infogan": {"z_dim": 62, "lr_g": 1e-3, "lr_d": 2e-4, "batch_size": 64},
-    "acgan": {"mode_seeking": 0.0},
-}
-_METHOD_WIDTH = {("infogan", "dcgan"): (64, 64)}  # (method, model) -> (G width, D width)
-
-
 def recipe(dataset: str, model: str, loss: str, conditional: bool = False, method: str = "gan") -> dict[str, Any]:
     """The default values of RECIPE_FIELDS for this data, model, loss, conditioning and method."""
     toy = is_toy(dataset) or dataset == PYTHON_DATA[1]  # vectors given from Python train like the toys
@@ -84,10 +73,7 @@ def recipe(dataset: str, model: str, loss: str, conditional: bool = False, metho
         values["width"], values["d_width"] = _IMAGE_WIDTH[model]
     if model == "sagan" and not toy:
         values.update(_SAGAN)
-    if not toy:
-        values.update(_METHOD.get(method, {}))
-        if (method, model) in _METHOD_WIDTH:
-            values["width"], values["d_width"] = _METHOD_WIDTH[method, model]
+    values.update(_method_recipe(method, toy=toy, model=model))  # the method's own, over the data family's
     if loss == "wgan-gp":
         values.update(_WGAN_GP)
     if "width" in values:
@@ -98,7 +84,6 @@ def recipe(dataset: str, model: str, loss: str, conditional: bool = False, metho
 def resolve(cfg: TrainConfig) -> TrainConfig:
     """`cfg` with every unset recipe field filled in; fields left None after this mean "the model's default"."""
     values = recipe(cfg.dataset, cfg.model, cfg.loss, cfg.conditional, cfg.method)
-    values.update(_method_recipe(cfg.method))
     if cfg.reuse_fake or (cfg.batch_size is not None and cfg.batch_size % 2):
         values["mode_seeking"] = 0.0  # the term needs its own pairs of z in G's update: off unless asked for
     if cfg.width is not None:  # an explicit --width sizes both networks unless --d-width says otherwise
@@ -107,13 +92,14 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     return cfg.replace(**changes)
 
 
-def _method_recipe(name: str) -> dict[str, Any]:
-    """The recipe values a registered method sets for itself (an unknown name is refused where it is built)."""
+def _method_recipe(name: str, *, toy: bool, model: str) -> dict[str, Any]:
+    """The recipe values a registered method sets for itself (Method.recipe_values; an unknown name is refused
+    where it is built)."""
     from .errors import ConfigError
     from .methods import get_method
 
     try:
-        return dict(get_method(name).recipe)
+        return get_method(name).recipe_values(toy=toy, model=model)
     except ConfigError:
         return {}
 
@@ -125,4 +111,11 @@ def describe() -> str:
     widths = ", ".join(f"{m} {g}/{d}" for m, (g, d) in _IMAGE_WIDTH.items())
     return (f"images: {fmt(_IMAGE)}; widths G/D: {widths}; conditional images: {fmt(_CONDITIONAL_IMAGE)}. "
             f"toys: {fmt(_TOY)}; grid25: {fmt(_GRID25)}. sagan: {fmt(_SAGAN)}. wgan-gp: {fmt(_WGAN_GP)}. "
-            + " ".join(f"{m} on images: {fmt(v)}." for m, v in _METHOD.items()))
+            + " ".join(f"--method {m}: {fmt(v)}." for m, v in _method_recipes().items()))
+
+
+def _method_recipes() -> dict[str, dict[str, Any]]:
+    from .methods import get_method, method_names
+
+    return {m: get_method(m).recipe_values(toy=False, model="dcgan") for m in method_names()
+            if get_method(m).recipe_values(toy=False, model="dcgan")}

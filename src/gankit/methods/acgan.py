@@ -9,7 +9,7 @@ cross-entropies weighted by `aux_weight`: D adds CE(real) + CE(fake), G adds CE(
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +29,7 @@ def aux_class_loss(class_logits: Tensor, labels: Tensor) -> Tensor:
 
 class ACGAN(GAN):
     name = "acgan"
+    recipe: ClassVar[dict[str, Any]] = {"mode_seeking": 0.0}  # as Odena et al.: no mode-seeking term
 
     def __init__(self, cfg: Any, data: Any, parts: Any = None) -> None:
         if data.num_classes == 0:

@@ -148,6 +148,12 @@ class Method:
 
     # ------------------------------------------------------------------ declarations
     @classmethod
+    def recipe_values(cls, *, toy: bool, model: str) -> dict[str, Any]:
+        """The recipe defaults for a run on toy vectors or images with `model`: `recipe` unless a method needs
+        them to depend on the data family or model."""
+        return dict(cls.recipe)
+
+    @classmethod
     def inference_net(cls, name: str, cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> nn.Module:
         """A fresh network `name` (a value of `inference`) of the run's architecture, from its config alone:
         `gankit.load` then loads the checkpoint's weights into it."""

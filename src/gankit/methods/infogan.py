@@ -15,7 +15,7 @@ Q's outputs, the factored Gaussian of the paper's released MNIST setup (lambda =
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -71,6 +71,16 @@ def build_info_networks(cfg: TrainConfig, data_shape: tuple[int, ...]) -> tuple[
 
 class InfoGAN(GAN):
     name = "infogan"
+    # As Chen et al. trained it on MNIST: 62 noise dimensions beside the codes, Adam 2e-4 for D and 1e-3 for G, and
+    # a D (with Q on its body) as wide as G (the paper's D has 64 and 128 channels: DCGAN's at width 64); batch 64
+    # here, 128 in the paper's released code. Images only: toys keep their own recipe.
+    recipe: ClassVar[dict[str, Any]] = {"z_dim": 62, "lr_g": 1e-3, "lr_d": 2e-4, "batch_size": 64}
+
+    @classmethod
+    def recipe_values(cls, *, toy: bool, model: str) -> dict[str, Any]:
+        if toy:
+            return {}
+        return {**cls.recipe, **({"width": 64, "d_width": 64} if model == "dcgan" else {})}
 
     def __init__(self, cfg: Any, data: Any, parts: Any = None) -> None:
         super().__init__(cfg, data, parts)
