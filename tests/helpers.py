@@ -10,3 +10,17 @@ def gk(*args, check=True):
     if check:
         assert r.returncode == 0, r.stderr
     return r
+
+
+def refused(capsys, argv, *names):
+    """Run the CLI in-process; it must exit 2 with one line on stderr, `gankit: error: ...`, naming each of
+    `names` and holding no traceback. Returns the line."""
+    from gankit.cli import main
+
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and err.count("\n") == 1 and err.startswith("gankit: error: "), err
+    for name in names:
+        assert name in err, (name, err)
+    return err.strip()

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 import gankit
 from gankit.cli import main
+from helpers import refused
 from gankit.config import TrainConfig
 from gankit.data.transforms import as_float
 from gankit.distributed import BatchShard
@@ -38,15 +39,6 @@ def ac_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gankit.train(TrainConfig(**{**TINY, "steps": 20, "out": str(out)}))
     return out
 
-
-def refused(capsys: pytest.CaptureFixture[str], argv: list[str], *words: str) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err and err.count("\n") == 1 and err.startswith("gankit: error: "), err
-    for w in words:
-        assert w in err, (w, err)
-    return err
 
 
 def test_aux_class_loss_hand_computed():

@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 
 from gankit import checkpoint as ckpt
 from gankit.cli import main
+from helpers import refused
 from gankit.config import MAX_SEED
 
 TINY = ["--dataset", "ring8", "--model", "mlp", "--steps", "4", "--batch-size", "16", "--no-progress"]
@@ -44,16 +45,6 @@ def tree(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*"))}
 
-
-def refused(capsys: pytest.CaptureFixture[str], argv: list[str], *names: str) -> str:
-    """Run the CLI; it must exit 2 with one line on stderr that names each of `names`. Returns the line."""
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err and err.count("\n") == 1 and err.startswith("gankit: error: "), err
-    for name in names:
-        assert name in err, (name, err)
-    return err.strip()
 
 
 # ---------------------------------------------------------------------------------------------------- train flags

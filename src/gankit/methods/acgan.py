@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..models import build_models, build_networks
 from ..models.heads import HeadedDiscriminator
-from .base import Batch, Phase, StepContext, log_d_scores
+from .base import Batch, StepContext, log_d_scores
 from .gan import GAN
 
 
@@ -50,12 +50,6 @@ class ACGAN(GAN):
         body = build_models(cfg.model, data_shape=shape, z_dim=cfg.z_dim, num_classes=0, width=cfg.width,
                             d_width=cfg.d_width, depth=cfg.depth)[1]  # D sees no label
         return {"G": G, "D": HeadedDiscriminator(body, k)}
-
-    def loss(self, phase: Phase, batch: Batch | None, ctx: StepContext) -> Tensor:
-        if phase.name == "D":
-            assert batch is not None
-            return self._d_loss(batch, ctx, last=ctx.repeat == phase.repeats - 1)
-        return self._g_loss(ctx)
 
     def _d_loss(self, batch: Batch, ctx: StepContext, last: bool) -> Tensor:
         """L_S on a real and a fake batch (the fake drawn with the real batch's labels), plus both class terms."""

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from ..models import build_models
 from ..models.heads import CodedGenerator, HeadedDiscriminator
 from ..models.prior import sample_prior
-from .base import Batch, Phase, StepContext, log_d_scores
+from .base import Batch, StepContext, log_d_scores
 from .gan import GAN
 
 #: width of Q's hidden layer on D's body (Chen et al. 2016, appendix C.1: FC 128-BN-lReLU-FC)
@@ -102,12 +102,6 @@ class InfoGAN(GAN):
         return build_info_networks(cfg, data_shape)[0]
 
     # ------------------------------------------------------------------ the two phases
-    def loss(self, phase: Phase, batch: Batch | None, ctx: StepContext) -> Tensor:
-        if phase.name == "D":
-            assert batch is not None
-            return self._d_loss(batch, ctx, last=ctx.repeat == phase.repeats - 1)
-        return self._g_loss(ctx)
-
     def _info(self, q: Tensor, z: Tensor, G: CodedGenerator, ctx: StepContext, tag: str) -> Tensor:
         """The weighted information term of Q's outputs q [N, cat + cont] against the codes z holds."""
         cat, cont = G.codes(z)
