@@ -43,6 +43,13 @@ def write_json(path: str | Path, obj: Any) -> None:
     Path(path).write_text(json.dumps(obj, indent=1) + "\n")
 
 
+def training_seconds(run: str | Path, step: int) -> float | None:
+    """A run's training clock (metrics.jsonl time_s) at its last log row up to `step` (a checkpoint written on a
+    stop signal may fall between log rows): training only, no scoring; None without one."""
+    rows = [r for r in read_jsonl(Path(run) / "metrics.jsonl") if r.get("step", 1 << 62) <= step and "time_s" in r]
+    return float(rows[-1]["time_s"]) if rows else None
+
+
 def spread(values: list[float]) -> dict[str, float]:
     """Median with min and max: the form every speed figure in docs/speed.md takes."""
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}

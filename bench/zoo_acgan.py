@@ -23,22 +23,14 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perf import machine, write_json  # noqa: E402
+from perf import machine, training_seconds, write_json  # noqa: E402
 
 import gankit  # noqa: E402
 from gankit.data import load_dataset  # noqa: E402
 from gankit.data.transforms import as_float  # noqa: E402
 from gankit.evaluation.diversity import per_class_diversity  # noqa: E402
-from gankit.stats import read_jsonl  # noqa: E402
 
 VARIANTS = {"acgan": {"method": "acgan"}, "cdcgan": {"method": "gan"}}
-
-
-def _time_at(run: Path, step: int) -> float | None:
-    """The run's training clock (metrics.jsonl time_s) at its last log row up to `step` (a checkpoint written on a
-    stop signal may fall between log rows): training only, no scoring; None without one."""
-    rows = [r for r in read_jsonl(run / "metrics.jsonl") if r.get("step", 1 << 62) <= step and "time_s" in r]
-    return float(rows[-1]["time_s"]) if rows else None
 
 
 def main() -> None:
@@ -79,7 +71,7 @@ def main() -> None:
             div = per_class_diversity(fake, labels, real_x, test.y, 10, per_class=200)
             method_flag = "--method acgan " if name == "acgan" else ""
             row = {"variant": name, "seed": seed, "steps": G.step, "batch_size": cfg.batch_size,
-                   "mode_seeking": cfg.mode_seeking, "train_s": _time_at(out, G.step),
+                   "mode_seeking": cfg.mode_seeking, "train_s": training_seconds(out, G.step),
                    "wall_s": round(wall, 1),
                    "command": f"gankit train {method_flag}--conditional --dataset mnist --steps {cfg.steps} "
                               f"--seed {seed} --out {out}" + (f" (scored at step {G.step})" if G.step != cfg.steps

@@ -29,13 +29,12 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perf import machine, write_json  # noqa: E402
+from perf import machine, training_seconds, write_json  # noqa: E402
 
 import gankit  # noqa: E402
 from gankit.data import load_dataset  # noqa: E402
 from gankit.data.transforms import as_float  # noqa: E402
 from gankit.evaluation.codes import code_accuracy, ink_moments, pearson  # noqa: E402
-from gankit.stats import read_jsonl  # noqa: E402
 
 
 def continuous_effects(G: Any, n: int, seed: int) -> list[dict[str, float]]:
@@ -82,13 +81,6 @@ def figures(G: Any, assignment: dict[int, int], out_dir: Path, seed: int) -> lis
     return [str(f) for f in files]
 
 
-def _time_at(run: Path, step: int) -> float | None:
-    """The run's training clock (metrics.jsonl time_s) at its last log row up to `step` (a checkpoint written on a
-    stop signal may fall between log rows): training only, no scoring; None without one."""
-    rows = [r for r in read_jsonl(run / "metrics.jsonl") if r.get("step", 1 << 62) <= step and "time_s" in r]
-    return float(rows[-1]["time_s"]) if rows else None
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=os.environ.get("GANKIT_DATA"), help="folder with the MNIST IDX files "
@@ -127,7 +119,7 @@ def main() -> None:
         scores = (gankit.evaluate(out, n=args.eval_n, seed=seed, data_dir=args.data_dir) if args.eval_n
                   else {"fid": None, "recall": None, "precision": None})
         row = {"seed": seed, "steps": G.step, "batch_size": cfg.batch_size, "prior": cfg.prior,
-               "train_s": _time_at(out, G.step), "wall_s": round(wall, 1),
+               "train_s": training_seconds(out, G.step), "wall_s": round(wall, 1),
                "command": f"gankit train --method infogan --dataset mnist --prior {cfg.prior} --steps {cfg.steps} "
                           f"--batch-size {cfg.batch_size} --width {cfg.width} --d-width {cfg.d_width} --seed {seed} "
                           f"--out {out}" + (f" (scored at step {G.step})" if G.step != cfg.steps else ""),
