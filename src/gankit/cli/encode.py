@@ -28,11 +28,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from ..api import load
     from ..atomic import atomic_write_bytes
     from ..evaluation.evaluate import read_images
-    from .generate import _file_target
+    from .jsonout import check_file_target
 
     if not args.out.strip():
         raise ConfigError("--out must name a .npy file, got an empty path")
-    _file_target("--out", args.out)
+    check_file_target("--out", args.out)
     G = load(args.run)
     G.extra_net("encode")  # a run without an encoder is refused before the images are read
     x, _ = read_images(args.images, dataset=G.config.dataset)

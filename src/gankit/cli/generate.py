@@ -10,6 +10,7 @@ from typing import Any
 from ..checkpoint import CHECKPOINT_DIR
 from ..errors import ConfigError, shown
 from ..rundir import RunDir
+from .jsonout import check_file_target
 
 
 def add_parsers(sub: Any) -> None:
@@ -39,7 +40,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     _at_least("--n", args.n, 1)
     if args.nrow is not None:
         _at_least("--nrow", args.nrow, 1)
-    _file_target("--npy", args.npy)
+    check_file_target("--npy", args.npy)
     if args.out_dir and Path(args.out_dir).exists() and not Path(args.out_dir).is_dir():
         raise ConfigError(f"--out-dir {shown(args.out_dir)}: is a file, not a folder")
     out = _output(args.out, "--out", args.run, lambda run: run.sample_grid)
@@ -72,24 +73,18 @@ def _at_least(flag: str, value: int, least: int) -> None:
         raise ConfigError(f"{flag} must be >= {least}, got {value}")
 
 
-def _file_target(flag: str, path: str | None) -> None:
-    """A file to write may be new or a file, never a folder (checked before any work, so nothing is written)."""
-    if path is not None and Path(path).is_dir():
-        raise ConfigError(f"{flag} {shown(path)}: is a folder; name a file to write")
-
-
 def _output(given: str | None, flag: str, run: str, default: Callable[[RunDir], Path]) -> Path:
     """The grid to write: `given`, else its default in the run folder (whose layout is checked first: no file of
     it may be a link). Either is written atomically, so a link at that name is replaced, not written through."""
     if given is not None:
         if not given.strip():
             raise ConfigError(f"{flag} must name a file, got an empty path")
-        _file_target(flag, given)
+        check_file_target(flag, given)
         return Path(given)
     folder = _run_dir(run)
     folder.check_layout()
     path = default(folder)
-    _file_target(f"the default {flag}", str(path))
+    check_file_target(f"the default {flag}", str(path))
     return path
 
 
@@ -124,7 +119,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
     _at_least("--steps", args.steps, 2)
     _at_least("--rows", args.rows, 1)
-    _file_target("--gif", args.gif)
+    check_file_target("--gif", args.gif)
     out = _output(args.out, "--out", args.run, lambda run: run.interpolation)
     G = load(args.run, ema=not args.no_ema)
     if len(G.data_shape) != 3:

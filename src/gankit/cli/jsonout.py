@@ -1,4 +1,4 @@
-"""`--json` means one thing on every verb: `--json PATH` writes the verb's result as JSON to PATH (through a
+"""Where a verb's output goes. `--json` means one thing on every verb: `--json PATH` writes the verb's result as JSON to PATH (through a
 temporary file and a rename, never half written), `--json -` or a bare `--json` prints it to stdout instead of
 the human summary, which then goes to stderr."""
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
 
 STDOUT = "-"
 
@@ -19,10 +19,17 @@ def add_json_flag(parser: Any, what: str) -> None:
                         help=f"write {what} as JSON to PATH ('-' or no PATH: to stdout, the summary to stderr)")
 
 
+def check_file_target(flag: str, path: str | None) -> None:
+    """A file to write may be new or a file, never a folder: checked before any work (minutes of scoring or
+    training), so nothing is written."""
+    if path is not None and Path(path).is_dir():
+        raise ConfigError(f"{flag} {shown(path)}: is a folder; name a file to write")
+
+
 def check_json_target(path: str | None) -> None:
-    """Refuse a --json that names a folder before minutes of work, not after."""
-    if path not in (None, STDOUT) and Path(path).is_dir():
-        raise ConfigError(f"--json {path}: is a folder; give a file name")
+    """check_file_target for --json, where '-' means stdout."""
+    if path != STDOUT:
+        check_file_target("--json", path)
 
 
 def human(text: str, json_target: str | None) -> None:

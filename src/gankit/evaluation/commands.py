@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..config import MAX_SEED
-from ..cli.jsonout import add_json_flag, check_json_target, emit_json, human
+from ..cli.jsonout import add_json_flag, check_file_target, check_json_target, emit_json, human
 from ..errors import ConfigError
 
 
@@ -80,12 +79,6 @@ def _check_range(flag: str, value: int, low: int, high: int) -> None:
         raise ConfigError(f"{flag} must be in [{low}, {high}], got {shown}")
 
 
-def _check_file_target(flag: str, path: str | None) -> None:
-    """Refuse an output that names a folder before minutes of scoring or training, not after."""
-    if path is not None and Path(path).is_dir():
-        raise ConfigError(f"{flag} {path}: is a folder; give a file name")
-
-
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     from ..data import load_dataset
     from .classifier import save_classifier, train_classifier
@@ -95,7 +88,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     _check_range("--seed", args.seed, 0, MAX_SEED)
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise ConfigError(f"--lr must be a finite number > 0, got {args.lr}")
-    _check_file_target("--out", args.out)
+    check_file_target("--out", args.out)
     train = load_dataset(args.dataset, split="train", data_dir=args.data_dir)
     test = load_dataset(args.dataset, split="test", data_dir=args.data_dir)
     model, acc = train_classifier(train.x, train.y, test.x, test.y, epochs=args.epochs,
