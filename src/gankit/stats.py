@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import torch
 
 from .atomic import atomic_write_text
+from .config import one_line, read_bounded
 from .errors import ConfigError
 
 
@@ -96,8 +97,6 @@ def read_jsonl(path: str | Path, *, strict: bool = False) -> list[dict[str, Any]
     (not UTF-8, not JSON, nested too deeply, an integer past Python's int-string limit, not an object, a step
     that is not an integer) is skipped too, or with `strict=True` refused with a ConfigError naming the file and
     the line. A missing file has no rows; a folder, FIFO or a file past MAX_METRICS_BYTES is a ConfigError."""
-    from .config import one_line, read_bounded
-
     p = Path(path)
     if not p.exists() and not p.is_symlink():
         return []
