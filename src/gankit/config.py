@@ -23,6 +23,12 @@ from .errors import ConfigError
 PRIORS = ("gaussian", "uniform")
 COND_D = ("projection", "concat")
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # cuda:N: the N-th GPU
+#: image-to-image tasks and the methods that train them (the first is the one --task implies); the tasks
+#: themselves (how an input and its target are made) live in gankit.data.tasks
+TASK_METHODS: dict[str, tuple[str, ...]] = {
+    "edges": ("pix2pix",), "superres4": ("pix2pix",), "superres2": ("pix2pix",), "inpaint": ("pix2pix",),
+    "colorize": ("pix2pix",), "cyclegan": ("cyclegan",),
+}
 #: `dataset` of a run whose data was given from Python (gankit.train(cfg, data=...)): images or vectors
 PYTHON_DATA = ("python:images", "python:vectors")
 #: `generator` / `discriminator` of a run whose network was given from Python as a module
@@ -147,6 +153,15 @@ class TrainConfig:
     # class head, on real and fake batches for D, on fake for G) beside the real/fake objective
     aux_weight: float = 1.0
 
+    # --- image-to-image (--task; --method pix2pix for the paired tasks, cyclegan for unpaired translation):
+    # the task names the input -> output pair made from the data set on the fly (gankit.data.tasks); None: a GAN
+    # that generates from noise
+    task: str | None = None
+    adv_weight: float = 1.0  # weight of the adversarial term; 0 trains the same network on the L1/L2 term alone
+    recon_weight: float = 100.0  # weight of the paired reconstruction (L1) term; pix2pix's lambda = 100
+    cycle_weight: float = 10.0  # weight of CycleGAN's cycle-consistency L1 term; Zhu et al. 2017's lambda = 10
+    domain_b: str = "thick"  # CycleGAN's second domain, made from the data set: thick (dilated strokes), invert
+
     # --- health monitor (gankit.health): findings as events in metrics.jsonl; auto_remedy acts on them
     health: bool = True
     auto_remedy: bool = False
@@ -221,9 +236,12 @@ class TrainConfig:
             raise ConfigError(f"config key 'gp_weight' must be >= 0, got {_show(self.gp_weight)}")
         if self.info_cat == 1:
             raise ConfigError("config key 'info_cat' must be 0 (no categorical code) or at least 2, got 1")
-        for name in ("info_weight", "info_cont_weight", "aux_weight"):
+        for name in ("info_weight", "info_cont_weight", "aux_weight", "adv_weight", "recon_weight", "cycle_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"config key {name!r} must be >= 0, got {_show(getattr(self, name))}")
+        if self.task is not None and self.method not in TASK_METHODS.get(self.task, (self.method,)):
+            raise ConfigError(f"config key 'task' {_show(self.task)} is trained by --method "
+                              f"{' or '.join(TASK_METHODS[self.task])}, got method {_show(self.method)}")
         if self.channels is not None and self.channels not in (1, 3):
             raise ConfigError(f"config key 'channels' must be 1 or 3, got {_show(self.channels)}")
         if self.spectral_norm and self.discriminator is not None:

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..config import COND_D, PRIORS, RECIPE_FIELDS, TrainConfig, read_json_file
+from ..config import COND_D, PRIORS, RECIPE_FIELDS, TASK_METHODS, TrainConfig, read_json_file
 from ..errors import ConfigError
 from ..rundir import RunDir
 
@@ -110,6 +110,19 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--info-cont-weight", type=float, help=f"lambda of the continuous information term "
                    f"{_d('info_cont_weight')}")
     g.add_argument("--aux-weight", type=float, help=f"weight of AC-GAN's class loss {_d('aux_weight')}")
+    g = p.add_argument_group("image-to-image", "--task trains a network that turns one image into another: "
+                             "pix2pix for the paired tasks, cyclegan for unpaired translation")
+    g.add_argument("--task", choices=tuple(TASK_METHODS), help="the input -> output pair, made from --dataset on the "
+                   "fly: edges (edge map -> image), superres4 / superres2 (7x7 / 14x14 -> 28x28), inpaint (masked "
+                   "-> whole), colorize (grey -> colour), cyclegan (unpaired: images <-> --domain-b); implies its "
+                   "--method")
+    g.add_argument("--adv-weight", type=float, help=f"weight of the adversarial term, 0: the L1 network alone "
+                   f"{_d('adv_weight')}")
+    g.add_argument("--recon-weight", type=float, help=f"weight of the paired L1 term {_d('recon_weight')}")
+    g.add_argument("--cycle-weight", type=float, help=f"weight of CycleGAN's cycle-consistency term "
+                   f"{_d('cycle_weight')}")
+    g.add_argument("--domain-b", help=f"CycleGAN's second domain: thick (dilated strokes) or invert "
+                   f"{_d('domain_b')}")
     g = p.add_argument_group("optimisation")
     g.add_argument("--steps", type=int, help=f"generator updates {_d('steps')}")
     g.add_argument("--batch-size", type=int, help="the global batch: under torchrun with N ranks each rank "
@@ -187,6 +200,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if "toy_options" in given:
         given["toy_options"] = dict(given["toy_options"])
     merged = {**base, **given}
+    if merged.get("task") in TASK_METHODS and "method" not in given and "method" not in base:
+        merged["method"] = TASK_METHODS[merged["task"]][0]  # --task names its method
     if "out" not in merged:
         merged["out"] = str(Path("runs") / _run_name(merged))
     return TrainConfig.from_dict(merged, source="command line")
