@@ -4,8 +4,8 @@ FID, and how varied the samples of one class are. The model zoo's AC-GAN row and
     python bench/zoo_acgan.py --data-dir DATA [--steps N] [--seeds 0 1 2] [--out bench/results/zoo-acgan.json]
                               [--figures docs/zoo]
 
-Per seed, two runs of the same length on full MNIST: `--method acgan --conditional` (its recipe: no mode-seeking
-term) and the conditional DCGAN `--conditional` (gankit's recipe, mode seeking 0.3), each scored with
+Per seed, two runs of the same length on full MNIST: `--method acgan --conditional` and the conditional DCGAN
+`--conditional` (both with the conditional images' recipe: mode seeking 0.3), each scored with
 `gankit evaluate` on --eval-n samples in equal class shares: label accuracy by the shipped MNIST classifier (the
 bar: at least 97 %), FID, precision/recall; and per-class diversity (gankit.evaluation.diversity: mean pixel
 distance between samples of one class over that of real test digits of the class, 1 = as varied as the data).

@@ -73,8 +73,9 @@ def _ctx(method, nets, seed):
     return StepContext(0, 0, nets, dict(nets), dict(nets), draws, Stats())
 
 
-def test_phase_losses_add_the_weighted_class_terms(tmp_path):
-    cfg = _cfg(tmp_path, aux_weight=0.4).resolved()
+@pytest.mark.parametrize("aux_on_fake", [False, True])
+def test_phase_losses_add_the_weighted_class_terms(tmp_path, aux_on_fake):
+    cfg = _cfg(tmp_path, aux_weight=0.4, aux_on_fake=aux_on_fake, mode_seeking=0.0).resolved()
     method = build_method(cfg, load_training_data(cfg, None))
     torch.manual_seed(0)
     nets = method.build()
@@ -87,8 +88,8 @@ def test_phase_losses_add_the_weighted_class_terms(tmp_path):
     g = torch.Generator().manual_seed(5)
     fake = G(torch.randn(16, G.z_dim, generator=g), y)  # D's fakes carry the real batch's labels
     (rl, rc), (fl, fc) = D(x, heads=True), D(fake, heads=True)
-    want_d = (F.softplus(-rl).mean() + F.softplus(fl).mean()
-              + 0.4 * (F.cross_entropy(rc, y) + F.cross_entropy(fc, y)))
+    ce = F.cross_entropy(rc, y) + (F.cross_entropy(fc, y) if aux_on_fake else 0.0)  # real only by default
+    want_d = F.softplus(-rl).mean() + F.softplus(fl).mean() + 0.4 * ce
     assert got_d.item() == pytest.approx(want_d.item(), rel=1e-5)
 
     g = torch.Generator().manual_seed(6)
@@ -98,6 +99,25 @@ def test_phase_losses_add_the_weighted_class_terms(tmp_path):
     assert got_g.item() == pytest.approx(want_g.item(), rel=1e-5)
 
 
+def test_g_loss_adds_the_mode_seeking_term_on_pairs_of_one_label(tmp_path):
+    cfg = _cfg(tmp_path, aux_weight=0.4, mode_seeking=0.3).resolved()
+    method = build_method(cfg, load_training_data(cfg, None))
+    torch.manual_seed(0)
+    nets = method.build()
+    G, D = nets["G"], nets["D"]
+    G.eval(), D.eval()
+    got = method.loss(Phase("G", "G", takes_batch=False), None, _ctx(method, nets, 6))
+    g = torch.Generator().manual_seed(6)
+    yg = torch.randint(0, 10, (8,), generator=g).repeat_interleave(2)  # rows (2i, 2i+1) share a label
+    z = torch.randn(16, G.z_dim, generator=g)
+    fake = G(z, yg)
+    fl, fc = D(fake, heads=True)
+    f, zz = fake.reshape(8, 2, -1), z.reshape(8, 2, -1)
+    ratio = (f[:, 0] - f[:, 1]).abs().mean() / (zz[:, 0] - zz[:, 1]).abs().mean()
+    want = F.softplus(-fl).mean() + 0.4 * F.cross_entropy(fc, yg) + 0.3 / (ratio + 1e-5)
+    assert got.item() == pytest.approx(want.item(), rel=1e-5)
+
+
 def test_run_logs_class_terms_and_samples_by_class(ac_run):
     row = json.loads((ac_run / "metrics.jsonl").read_text().splitlines()[-1])
     assert {"Loss/D", "Loss/AC_real", "Loss/AC_fake", "Loss/AC_G", "AC/acc_real", "AC/acc_fake"} <= set(row)
@@ -105,7 +125,9 @@ def test_run_logs_class_terms_and_samples_by_class(ac_run):
     assert G.num_classes == 10 and G.num_codes == 0
     assert G.sample(6, labels=3, seed=0).shape == (6, 1, 28, 28)
     cfg = json.loads((ac_run / "config.json").read_text())
-    assert cfg["method"] == "acgan" and cfg["conditional"] is True and cfg["mode_seeking"] == 0.0
+    # the conditional images' mode-seeking weight; D's class term on real images only
+    assert cfg["method"] == "acgan" and cfg["conditional"] is True and cfg["mode_seeking"] == 0.3
+    assert cfg["aux_on_fake"] is False
 
 
 @pytest.mark.slow
@@ -128,7 +150,7 @@ def test_cli_sample_interpolate_evaluate_export_doctor(ac_run, tmp_path, capsys)
     (["--conditional", "--dataset", "folder:/nonexistent-folder-for-gankit"], "nonexistent"),
     (["--conditional", "--aux-weight", "nan"], "'aux_weight'"),
     (["--conditional", "--aux-weight", "-1"], "'aux_weight'"),
-    (["--conditional", "--mode-seeking", "0.3"], "--mode-seeking"),
+    (["--conditional", "--reuse-fake"], "--reuse-fake"),
     (["--conditional", "--model", "classic"], "--model dcgan or mlp"),
 ])
 def test_bad_acgan_flags_are_refused_and_write_nothing(flags, words, tmp_path, capsys):

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from . import checkpoint as ckpt
-from . import integrity
+from . import integrity, progress
 from .config import TrainConfig
 from .errors import CheckpointError, ConfigError
 
@@ -131,8 +131,11 @@ class Generator(nn.Module):
         y = self.labels(n, labels, seed)
         if n <= batch_size:
             return self.net(z, y).contiguous()  # NCHW memory even from a channels-last generator
-        parts = [self.net(z[i:i + batch_size], None if y is None else y[i:i + batch_size])
-                 for i in range(0, n, batch_size)]
+        parts = []
+        with progress.bar(-(-n // batch_size), "sampling", unit="batch") as bar:
+            for i in range(0, n, batch_size):
+                parts.append(self.net(z[i:i + batch_size], None if y is None else y[i:i + batch_size]))
+                bar.update(1)
         return torch.cat(parts).contiguous()
 
     @torch.no_grad()

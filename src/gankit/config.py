@@ -152,6 +152,9 @@ class TrainConfig:
     # --- AC-GAN (--method acgan; Odena et al. 2017): weight of the auxiliary class loss (cross-entropy of D's
     # class head, on real and fake batches for D, on fake for G) beside the real/fake objective
     aux_weight: float = 1.0
+    # D's class loss on fake batches too, as in the paper. Off by default: D then learns classes from real data
+    # only, so G cannot satisfy its class term with images D alone files under a label (see gankit.methods.acgan)
+    aux_on_fake: bool = False
 
     # --- image-to-image (--task; --method pix2pix for the paired tasks, cyclegan for unpaired translation):
     # the task names the input -> output pair made from the data set on the fly (gankit.data.tasks); None: a GAN

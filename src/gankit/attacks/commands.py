@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .. import progress
+
 
 def _eps_list(text: str) -> tuple[float, ...]:
     try:
@@ -61,6 +63,7 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--adv-train-n", type=int, default=d.adv_train_n,
                    help=f"training images, a seeded subset (default: {d.adv_train_n}; 60000: all)")
     g.add_argument("--adv-lr", type=float, default=d.adv_lr, help=f"Adam learning rate (default: {d.adv_lr})")
+    progress.add_flag(p)
     p.set_defaults(func=cmd_attack)
 
 
@@ -72,7 +75,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from .config import AttackConfig
     from .run import format_table, run_attack
 
-    settings = {k: v for k, v in vars(args).items() if k not in ("func", "verb")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("func", "verb", "no_progress")}
     if settings["out"] is None:
         settings["out"] = f"runs/attack-{args.dataset}-{args.attack}"
     cfg = AttackConfig(**settings)  # validates every flag before any data or network is loaded

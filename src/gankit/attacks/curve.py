@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import progress
+
 from .attacks import Model01, fgsm, perturbation_stats, pgd, random_control
 from .config import ATTACK_NAMES, ATTACKS
 
@@ -107,33 +109,46 @@ def attack_curve(model: Model01, x: Tensor, y: Tensor, attack: str, eps_list: li
         scored &= y != target
     tgt = None if target is None else torch.full_like(y, target)
     outcomes = []
-    for eps in eps_list:
-        t0 = time.perf_counter()
-        x_adv = torch.cat([run_attack_batch(model, xb, yb, attack, eps, steps=steps, rel_step=rel_step,
-                                            target=target)
-                           for xb, yb in zip(x.split(batch_size), y.split(batch_size))])
-        adv = perturbation_stats(x, x_adv)
-        gen = torch.Generator().manual_seed(seed)
-        x_rand = torch.cat([random_control(xb, lb.float(), generator=gen)
-                            for xb, lb in zip(x.split(batch_size), adv["l2"].split(batch_size))])
-        rnd = perturbation_stats(x, x_rand)
-        probs_adv, probs_rand = predict(model, x_adv, batch_size), predict(model, x_rand, batch_size)
-        pred_adv, pred_rand = probs_adv.argmax(1), probs_rand.argmax(1)
-        hit_adv = pred_adv != y if tgt is None else pred_adv == tgt
-        hit_rand = pred_rand != y if tgt is None else pred_rand == tgt
-        finite = torch.isfinite(adv["psnr_db"])
-        result = EpsResult(
-            eps=float(eps), success_rate=_rate(hit_adv, scored), accuracy=float((pred_adv == y).float().mean()),
-            random_control_success_rate=_rate(hit_rand, scored),
-            random_control_accuracy=float((pred_rand == y).float().mean()),
-            mean_l2=float(adv["l2"].mean()), mean_linf=float(adv["linf"].mean()),
-            mean_psnr_db=float(adv["psnr_db"][finite].mean()) if finite.any() else None,
-            random_control_mean_l2=float(rnd["l2"].mean()), random_control_mean_linf=float(rnd["linf"].mean()),
-            time_s=round(time.perf_counter() - t0, 2))
-        outcomes.append(EpsOutcome(result, x_adv, probs_adv, x_rand, probs_rand))
-        if log is not None:
-            log(format_result(result))
+    batches = list(zip(x.split(batch_size), y.split(batch_size)))
+    with progress.bar(len(eps_list) * len(batches), f"{attack} attack", unit="batch") as shown:
+        for eps in eps_list:
+            outcomes.append(_eps_outcome(model, x, y, attack, eps, batches, steps=steps, rel_step=rel_step,
+                                         target=target, seed=seed, batch_size=batch_size, scored=scored, tgt=tgt,
+                                         bar=shown))
+            if log is not None:
+                log(format_result(outcomes[-1].result))
     return Curve(x, y, probs_clean, scored, target, outcomes)
+
+
+def _eps_outcome(model: Model01, x: Tensor, y: Tensor, attack: str, eps: float, batches: list[tuple[Tensor, Tensor]],
+                 *, steps: int, rel_step: float, target: int | None, seed: int, batch_size: int, scored: Tensor,
+                 tgt: Tensor | None, bar: Any) -> EpsOutcome:
+    """The attack and its random control at one eps (one step of the progress bar per batch attacked)."""
+    t0 = time.perf_counter()
+    advs = []
+    for xb, yb in batches:
+        advs.append(run_attack_batch(model, xb, yb, attack, eps, steps=steps, rel_step=rel_step, target=target))
+        bar.update(1)
+    x_adv = torch.cat(advs)
+    adv = perturbation_stats(x, x_adv)
+    gen = torch.Generator().manual_seed(seed)
+    x_rand = torch.cat([random_control(xb, lb.float(), generator=gen)
+                        for xb, lb in zip(x.split(batch_size), adv["l2"].split(batch_size))])
+    rnd = perturbation_stats(x, x_rand)
+    probs_adv, probs_rand = predict(model, x_adv, batch_size), predict(model, x_rand, batch_size)
+    pred_adv, pred_rand = probs_adv.argmax(1), probs_rand.argmax(1)
+    hit_adv = pred_adv != y if tgt is None else pred_adv == tgt
+    hit_rand = pred_rand != y if tgt is None else pred_rand == tgt
+    finite = torch.isfinite(adv["psnr_db"])
+    result = EpsResult(
+        eps=float(eps), success_rate=_rate(hit_adv, scored), accuracy=float((pred_adv == y).float().mean()),
+        random_control_success_rate=_rate(hit_rand, scored),
+        random_control_accuracy=float((pred_rand == y).float().mean()),
+        mean_l2=float(adv["l2"].mean()), mean_linf=float(adv["linf"].mean()),
+        mean_psnr_db=float(adv["psnr_db"][finite].mean()) if finite.any() else None,
+        random_control_mean_l2=float(rnd["l2"].mean()), random_control_mean_linf=float(rnd["linf"].mean()),
+        time_s=round(time.perf_counter() - t0, 2))
+    return EpsOutcome(result, x_adv, probs_adv, x_rand, probs_rand)
 
 
 def format_result(r: EpsResult) -> str:

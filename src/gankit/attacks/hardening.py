@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import progress
 from .attacks import as_01, pgd
 
 
@@ -38,6 +39,7 @@ def adversarial_finetune(net: nn.Module, x: Tensor, y: Tensor, *, norm: str, eps
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * per_epoch)
     t0 = time.perf_counter()
+    bar = progress.bar(epochs * per_epoch, "adversarial training", unit="batch")
     for epoch in range(epochs):
         perm = torch.randperm(len(x), generator=gen)
         total, correct, seen = 0.0, 0, 0
@@ -54,10 +56,12 @@ def adversarial_finetune(net: nn.Module, x: Tensor, y: Tensor, *, norm: str, eps
             loss.backward()
             opt.step()
             sched.step()
+            bar.update(1)
             total += float(loss.detach()) * len(yb)
             correct += int((logits.argmax(1) == yb).sum())
             seen += len(yb)
         if log is not None:
             log(f"adversarial training epoch {epoch + 1}/{epochs}: loss {total / seen:.3f}, accuracy on its PGD "
                 f"examples {100 * correct / seen:.1f}% ({time.perf_counter() - t0:.0f} s)")
+    bar.close()
     return model.eval()

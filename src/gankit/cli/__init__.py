@@ -13,7 +13,7 @@ import sys
 import typing
 from collections.abc import Sequence
 
-from .. import __version__
+from .. import __version__, progress
 from ..errors import GankitError, shown
 
 MAX_ERROR_CHARS = 4000  # past any message gankit writes; a value echoed from a file is cut here
@@ -58,8 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # long verbs draw progress bars on a terminal unless told not to (train has its own, in its config)
+    bars = args.verb != "train" and not getattr(args, "no_progress", False) and progress.on_terminal()
     try:
-        return int(args.func(args) or 0)
+        with progress.shown(bars):
+            return int(args.func(args) or 0)
     except GankitError as e:
         # one line whatever the message holds: a path or key from the command line or a file may carry a newline
         line = shown(e, limit=MAX_ERROR_CHARS)

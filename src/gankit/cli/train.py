@@ -109,6 +109,8 @@ def add_parsers(sub: Any) -> None:
                    f"{_d('info_weight')}")
     g.add_argument("--info-cont-weight", type=float, help=f"lambda of the continuous information term "
                    f"{_d('info_cont_weight')}")
+    g.add_argument("--aux-on-fake", action="store_true", help="AC-GAN's D also learns the class of G's samples, "
+                   "as in the paper (default: real images only)")
     g.add_argument("--aux-weight", type=float, help=f"weight of AC-GAN's class loss {_d('aux_weight')}")
     g = p.add_argument_group("image-to-image", "--task trains a network that turns one image into another: "
                              "pix2pix for the paired tasks, cyclegan for unpaired translation")

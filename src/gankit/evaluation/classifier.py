@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import checkpoint as ckpt
+from .. import checkpoint as ckpt, progress
 from ..errors import CheckpointError, ConfigError
 
 CLASSIFIER_DATASETS = ("mnist", "fashion-mnist")
@@ -166,6 +166,7 @@ def train_classifier(x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, *, ep
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
     t0 = time.perf_counter()
+    bar = progress.bar(epochs * steps_per_epoch, "classifier training", unit="batch")
     for epoch in range(epochs):
         model.train()
         perm = torch.randperm(len(x), generator=gen)
@@ -177,9 +178,11 @@ def train_classifier(x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, *, ep
             loss.backward()
             opt.step()
             sched.step()
+            bar.update(1)
         acc = accuracy(model, x_test, y_test)
         if log is not None:
             log(f"epoch {epoch + 1}/{epochs}: test accuracy {acc:.4f} ({time.perf_counter() - t0:.0f} s)")
+    bar.close()
     return model.eval(), acc
 
 

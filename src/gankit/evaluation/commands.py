@@ -9,6 +9,7 @@ from typing import Any
 
 from ..config import MAX_SEED
 from ..cli.jsonout import add_json_flag, check_file_target, check_json_target, emit_json, human
+from .. import progress
 from ..errors import ConfigError
 
 
@@ -48,6 +49,7 @@ def add_parsers(sub: Any) -> None:
                    "GAN paper's protocol: 10,000 samples, sigma chosen on 1,000 validation images); JSON keys "
                    "parzen_ll and parzen_ll_se")
     add_json_flag(p, "the scores and their protocol")
+    progress.add_flag(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("train-classifier", help="train a domain classifier (the metrics' feature network)",
@@ -63,6 +65,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--lr", type=float, default=2e-3, help="peak Adam learning rate, one-cycle (default: 2e-3)")
     p.add_argument("--seed", type=int, default=0, help="weight initialisation and batch order (default: 0)")
     p.add_argument("--out", required=True, help="safetensors file to write")
+    progress.add_flag(p)
     p.set_defaults(func=cmd_train_classifier)
 
 

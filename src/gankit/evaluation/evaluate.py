@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .. import __version__
+from .. import __version__, progress
 from ..errors import CheckpointError, ConfigError
 from . import metrics
 from . import parzen as parzen_mod
@@ -199,23 +199,34 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
     labels = None
     if G.num_classes:  # conditional: classes in equal shares, as the data has them
         labels = torch.arange(n) % G.num_classes
-    fake = _finite(G.sample(n, labels=labels, seed=seed).cpu(), G)
-    scores, real, test = _score_generated(fake, name, data_dir=data_dir or cfg.data_dir, seed=seed,
-                                          classifier=classifier, labels=labels)
-    scores["protocol"].update({"run": str(G.source), "step": G.step, "ema": G.uses_ema,
-                               "conditional": bool(G.num_classes)})
-    if cas:
-        if test is None:
-            raise ConfigError("the Classification Accuracy Score needs the real test split (--data-dir)")
-        from .cas import classification_accuracy_score
+    stages = 2 + cas + parzen + ("classify" in G.extras)
+    with progress.bar(stages, "evaluate", unit="stage") as bar:
+        bar.set_description_str("evaluate: sampling")
+        fake = _finite(G.sample(n, labels=labels, seed=seed).cpu(), G)
+        bar.update(1)
+        bar.set_description_str("evaluate: features and scores")
+        scores, real, test = _score_generated(fake, name, data_dir=data_dir or cfg.data_dir, seed=seed,
+                                              classifier=classifier, labels=labels)
+        scores["protocol"].update({"run": str(G.source), "step": G.step, "ema": G.uses_ema,
+                                   "conditional": bool(G.num_classes)})
+        bar.update(1)
+        if cas:
+            if test is None:
+                raise ConfigError("the Classification Accuracy Score needs the real test split (--data-dir)")
+            from .cas import classification_accuracy_score
 
-        scores.update(classification_accuracy_score(G, test.x, test.y, seed=seed))
-    if parzen:
-        scores.update(_parzen(fake, name, data_dir or cfg.data_dir, "generated samples"))
-    if "classify" in G.extras:  # a method whose D is a classifier (sgan): its error on the real test split
-        if test is None:
-            raise ConfigError("test_error needs the real test split of the run's data set (--data-dir)")
-        scores.update(classifier_test_error(G, test.x, test.y))
+            bar.set_description_str("evaluate: classification accuracy score")
+            scores.update(classification_accuracy_score(G, test.x, test.y, seed=seed))
+            bar.update(1)
+        if parzen:
+            bar.set_description_str("evaluate: Parzen window")
+            scores.update(_parzen(fake, name, data_dir or cfg.data_dir, "generated samples"))
+            bar.update(1)
+        if "classify" in G.extras:  # a method whose D is a classifier (sgan): its error on the real test split
+            if test is None:
+                raise ConfigError("test_error needs the real test split of the run's data set (--data-dir)")
+            scores.update(classifier_test_error(G, test.x, test.y))
+            bar.update(1)
     if inception:
         from .inception import InceptionUnavailable, inception_scores
 

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .. import progress
+
 #: the paper's grid of kernel widths, as in Goodfellow et al.'s parzen_ll.py protocol: logspace(-1, 0, 10)
 SIGMAS: tuple[float, ...] = tuple(float(s) for s in torch.logspace(-1, 0, 10, dtype=torch.float64))
 N_SAMPLES, N_VALID, N_TEST = 10_000, 1_000, 10_000
@@ -46,10 +48,12 @@ def parzen_log_likelihoods(samples: Tensor, x: Tensor, sigmas: tuple[float, ...]
     """Each row of x's log-density under the Parzen window on `samples`, for each sigma. Both [N, D] float64 in
     [0, 1].  # [len(sigmas), M]"""
     out = torch.empty(len(sigmas), len(x), dtype=torch.float64)
-    for start in range(0, len(x), BLOCK):
-        d = squared_distances(x[start:start + BLOCK], samples)
-        for k, sigma in enumerate(sigmas):
-            out[k, start:start + BLOCK] = log_density(d, sigma, x.shape[1])
+    with progress.bar(-(-len(x) // BLOCK), "Parzen window", unit="block") as bar:
+        for start in range(0, len(x), BLOCK):
+            d = squared_distances(x[start:start + BLOCK], samples)
+            for k, sigma in enumerate(sigmas):
+                out[k, start:start + BLOCK] = log_density(d, sigma, x.shape[1])
+            bar.update(1)
     return out
 
 

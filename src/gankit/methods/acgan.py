@@ -2,14 +2,21 @@
 
 G is the class-conditional generator G(z, c) (the conditional DCGAN's, so `gankit.load` rebuilds it as one); D
 does not see the label: from its one body it gives the real/fake logit and, from a second head, class logits.
-With L_S the real/fake objective and L_C the log-likelihood of the correct class, D maximises L_S + L_C on real
-and fake batches and G maximises L_C - L_S on its own samples (section 3 of the paper). Here the class terms are
-cross-entropies weighted by `aux_weight`: D adds CE(real) + CE(fake), G adds CE(fake).
+With L_S the real/fake objective and L_C the log-likelihood of the correct class, the paper's D maximises
+L_S + L_C on real and fake batches and G maximises L_C - L_S on its own samples (section 3). Here the class terms
+are cross-entropies weighted by `aux_weight`, and two choices differ from the paper by default, each measured:
+
+- D's class term is on real images only (`aux_on_fake` restores the paper's real + fake). When D also learns the
+  class of G's samples, D and G can agree on images that D alone files under a label: on full MNIST, 1,000
+  steps, seed 0, mode seeking 0.3, D's head read 99.5 % of the fakes as their label while the shipped classifier
+  read 47 %; with real-only class training the shipped classifier read 82 %.
+- G's update carries the conditional images' mode-seeking term (Mao et al. 2019; weight 0.3 from the recipe):
+  without it G drew one image per class (the same run without it: label accuracy 54 %, recall 0.0).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +25,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..models import build_models, build_networks
 from ..models.heads import HeadedDiscriminator
+from ..regularizers import mode_seeking_loss
 from .base import Batch, StepContext, log_d_scores
 from .gan import GAN
 
@@ -29,7 +37,6 @@ def aux_class_loss(class_logits: Tensor, labels: Tensor) -> Tensor:
 
 class ACGAN(GAN):
     name = "acgan"
-    recipe: ClassVar[dict[str, Any]] = {"mode_seeking": 0.0}  # as Odena et al.: no mode-seeking term
 
     def __init__(self, cfg: Any, data: Any, parts: Any = None) -> None:
         if data.num_classes == 0:
@@ -40,9 +47,8 @@ class ACGAN(GAN):
         if self.parts.generator is not None or self.parts.discriminator is not None:
             raise ConfigError("--method acgan builds its own G and D (with a class head) from --model; it takes no "
                               "generator or discriminator from Python")
-        for flag, on in (("--reuse-fake", cfg.reuse_fake), ("--mode-seeking", bool(cfg.mode_seeking))):
-            if on:
-                raise ConfigError(f"{flag} is not supported by --method acgan")
+        if cfg.reuse_fake:
+            raise ConfigError("--reuse-fake is not supported by --method acgan")
 
     def build(self) -> dict[str, nn.Module]:
         cfg, shape, k = self.cfg.resolved(), tuple(self.data.sample_shape), self.num_classes
@@ -64,7 +70,8 @@ class ACGAN(GAN):
         fake_logits, fake_cls = D(fake_in, heads=True)
         ce_real, ce_fake = aux_class_loss(real_cls, y), aux_class_loss(fake_cls, y)
         loss_s = loss.d_loss(real_logits, fake_logits)
-        loss_d = self._penalised(loss_s + cfg.aux_weight * (ce_real + ce_fake), real_in, fake_in, None, ctx)
+        ce = ce_real + ce_fake if cfg.aux_on_fake else ce_real
+        loss_d = self._penalised(loss_s + cfg.aux_weight * ce, real_in, fake_in, None, ctx)
         if last:
             log_d_scores(ctx.stats, loss, loss_s, real_logits, fake_logits)
             ctx.stats.add("Loss/AC_real", ce_real)
@@ -74,8 +81,11 @@ class ACGAN(GAN):
 
     def _g_loss(self, ctx: StepContext) -> Tensor:
         """G's real/fake objective through the frozen D, plus the class term on its samples' drawn labels."""
-        draws = ctx.draws
-        y = draws.rows(draws.randint(self.num_classes, draws.batch))
+        draws, ms_weight = ctx.draws, self.cfg.mode_seeking
+        k = self.num_classes
+        # with mode seeking, rows (2i, 2i+1) share a label, so the term compares two z of one class
+        y = draws.randint(k, draws.batch // 2).repeat_interleave(2) if ms_weight else draws.randint(k, draws.batch)
+        y = draws.rows(y)
         z = draws.z(ctx.nets["G"].z_dim)
         fake = ctx.train["G"](z, y)
         logits, cls = ctx.frozen["D"](self._noisy(fake, ctx), heads=True)
@@ -84,4 +94,9 @@ class ACGAN(GAN):
         ctx.stats.add("Loss/G", loss_s)
         ctx.stats.add("Loss/AC_G", ce)
         ctx.stats.add("AC/acc_fake", (cls.argmax(1) == y).float().mean())
-        return loss_s + self.cfg.aux_weight * ce
+        loss_g = loss_s + self.cfg.aux_weight * ce
+        if ms_weight:
+            ms = mode_seeking_loss(fake, z, weight=ms_weight)
+            ctx.stats.add("Loss/MS", ms)
+            loss_g = loss_g + ms
+        return loss_g

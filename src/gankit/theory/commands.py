@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .. import progress
 from ..errors import ConfigError
 from . import EXPERIMENTS
 
@@ -22,6 +23,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--out", required=True, help="folder for the figures, NAME.json and report.html")
     p.add_argument("--quick", action="store_true", help="small budget (seconds each, as in the tests)")
     p.add_argument("--seed", type=int, default=0, help="seed of the experiment's networks and data (default: 0)")
+    progress.add_flag(p)
     p.set_defaults(func=cmd_explain)
 
 
