@@ -84,9 +84,10 @@ def source(files: list[str], results: Path, data: list[Any]) -> str:
     parts = []
     for name, d in zip(files, data):
         p = PROVENANCE.get(name, {})
-        if isinstance(d, dict) and "machine" in d:
-            cmd = d.get("command") or p["command"]
-            parts.append(f"`{name}`: `{command_text(cmd)}`, {machine_text(d['machine'])}")
+        m = _machine_of(d)
+        if m is not None:
+            cmd = d.get("command") or (d.get("rows") or [{}])[0].get("command") or p["command"]
+            parts.append(f"`{name}`: `{command_text(cmd)}`, {machine_text(m)}")
             continue
         seeds = [r for per in d.values() for r in per.values()] if isinstance(d, dict) else []
         dated = sorted({f"{r['date']}, {_one_thread(r['machine'])}" for r in seeds if r.get("date")})
@@ -94,6 +95,19 @@ def source(files: list[str], results: Path, data: list[Any]) -> str:
         cmd = f"`{p['command']}`" if "command" in p else ""
         parts.append(f"`{name}`" + (": " if cmd or where else "") + ", ".join(x for x in (cmd, where) if x))
     return "*Source: " + "; ".join(parts) + ".*\n"
+
+
+def _machine_of(d: Any) -> dict[str, Any] | None:
+    """A result file's machine record with its date: at the top, or in its first row (dated at the top or
+    there)."""
+    if not isinstance(d, dict):
+        return None
+    m = d.get("machine")
+    if m is None and isinstance(d.get("rows"), list) and d["rows"] and isinstance(d["rows"][0], dict):
+        m = d["rows"][0].get("machine")
+    if not isinstance(m, dict):
+        return None
+    return m if "date" in m else {**m, "date": str(d.get("date", "undated"))[:10]}
 
 
 def _one_thread(text: str) -> str:
@@ -327,6 +341,83 @@ def t_parzen(files: list[str], data: list[Any]) -> str:
     return md(["samples", "Parzen log-likelihood of the MNIST test set (nats, ± s.e.)", "sigma"], rows)
 
 
+def _pct(x: float, places: int = 1) -> str:
+    return f"{100 * x:.{places}f} %"
+
+
+def _budget(steps: Any, train_s: Any) -> str:
+    t = "" if train_s is None or train_s != train_s else f", {train_s:,.0f} s"  # NaN: the clock was not kept
+    return f"{g(steps)} steps{t}"
+
+
+def _seeds(rows: list[dict[str, Any]]) -> str:
+    seeds = [r["seed"] for r in rows]
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"mean of seeds {', '.join(map(str, seeds))}"
+
+
+def _zoo_infogan(d: Any) -> list[str]:
+    r = d["runs"][0]
+    return ["`infogan`", "`gankit train --method infogan --dataset mnist`",
+            f"categorical code as a digit classifier: {_pct(r['code_error'])} error (seed {r['seed']})",
+            "about 5 % error (Chen et al. 2016, section 7.1)", _budget(r["steps"], r.get("train_s"))]
+
+
+def _zoo_acgan(d: Any) -> list[str]:
+    by = {r["variant"]: r for r in d["runs"] if r["seed"] == d["runs"][0]["seed"]}
+    a, c = by["acgan"], by.get("cdcgan")
+    beside = (f" (conditional DCGAN: {_pct(c['label_accuracy'])}, FID {c['fid']:.0f})" if c else "")
+    return ["`acgan`", "`gankit train --method acgan --conditional --dataset mnist`",
+            f"label accuracy {_pct(a['label_accuracy'])}, FID {a['fid']:.0f}{beside}; seed {a['seed']}, "
+            f"{g(a['eval_n'])} samples", "no MNIST figure; the bar: at least 97 %",
+            _budget(a["steps"], a.get("train_s"))]
+
+
+def _zoo_sgan(d: Any) -> list[str]:
+    r = d["seeds"][0]
+    return ["`sgan`", "`gankit train --method sgan --dataset mnist --model mlp --labels-per-class 10`",
+            f"test error {_pct(d['summary']['sgan_test_error_mean'], 2)} with 100 labels, {_seeds(d['seeds'])} (the "
+            "same classifier on the 100 labels alone: "
+            f"{_pct(d['summary']['supervised_only_test_error_mean'], 2)})",
+            f"{_pct(d['paper']['test_error'], 2)} ({d['paper']['test_errors']} ± {d['paper']['test_errors_std']} "
+            "errors; Salimans et al. 2016, Table 1)", _budget(r["steps"], r.get("train_s"))]
+
+
+def _zoo_bigan(d: Any) -> list[str]:
+    r = d["seeds"][0]
+    return ["`bigan`", "`gankit train --method bigan --dataset mnist --model mlp`",
+            f"1-NN accuracy on E(x): {_pct(r['knn1_accuracy'])} (untrained E: {_pct(r['knn1_accuracy_untrained_encoder'])}"
+            f", pixels: {_pct(r['knn1_accuracy_pixels'])}); seed {r['seed']}",
+            f"{_pct(d['paper']['knn1_accuracy'], 2)} (Donahue et al. 2017, Table 1)",
+            _budget(r["steps"], r.get("train_s"))]
+
+
+def _zoo_sn(d: Any) -> list[str]:
+    by = {r["variant"]: r for r in d["rows"] if r["seed"] == d["rows"][0]["seed"]}
+    sn, plain, concat = by["projection-sn"], by["projection"], by.get("concat")
+    beside = f"; one-hot (concat) D without it: {concat['fid']:.0f}" if concat else ""
+    return ["`--spectral-norm`", "`gankit train --conditional --cond-d projection --spectral-norm --dataset mnist`",
+            f"projection D: FID {sn['fid']:.0f} with spectral norm, {plain['fid']:.0f} without{beside}",
+            "the bar: the conditional DCGAN's level or better", _budget(sn["steps"], sn.get("train_s"))]
+
+
+def _zoo_sagan(d: Any) -> list[str]:
+    by = {r["model"]: r for r in d["rows"] if r["seed"] == d["rows"][0]["seed"]}
+    s, dc = by["sagan"], by["dcgan"]
+    return ["`--model sagan`", "`gankit train --model sagan --dataset fashion-mnist`",
+            f"FID {s['fid']:.0f} against DCGAN's {dc['fid']:.0f} at equal wall time "
+            f"({d['budget_s']:.0f} s: {g(s['steps'])} and {g(dc['steps'])} steps)",
+            "the bar: below DCGAN at equal wall time", _budget(s["steps"], s.get("train_s"))]
+
+
+ZOO = {"zoo-infogan.json": _zoo_infogan, "zoo-acgan.json": _zoo_acgan, "zoo-sgan.json": _zoo_sgan,
+       "zoo-bigan.json": _zoo_bigan, "zoo-sn.json": _zoo_sn, "zoo-sagan.json": _zoo_sagan}
+
+
+def t_zoo(files: list[str], data: list[Any]) -> str:
+    rows = [ZOO[name](d) for name, d in zip(files, data)]
+    return md(["method", "command", "measured (short budget, one seed)", "paper", "training"], rows)
+
+
 def load_classifier_meta(name: str, results: Path) -> Any:
     """The training record a shipped feature network carries in its safetensors header."""
     path = ROOT / "src" / "gankit" / "assets" / name
@@ -375,6 +466,7 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "breakdown": (["bench-breakdown-dispatch-b64.json", "bench-breakdown-dispatch-b128.json"], load, t_breakdown),
     "memory": (["memory.json"], load, t_memory),
     "parzen": (["parzen.json"], load, t_parzen),
+    "zoo": (list(ZOO), load, t_zoo),
     "theory": ([f"theory/{n}.json" for n in ("one-d", "optimal-d", "saturation", "lsgan")], load,
                t_theory),
     "attack-mnist-pgd-l2": (["attack-mnist-pgd-l2.json"], load, t_attack),
