@@ -50,8 +50,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
         missing = [n for n in EXPERIMENTS if n not in names]
         if missing:
             print(f"gankit: not available yet, skipped: {', '.join(missing)}")
-        _, report = run_all(out, quick=args.quick, seed=args.seed, names=names,
-                            log=lambda r: print(_line(r, out), flush=True))
+        with progress.bar(len(names), "explain --all", unit="experiment") as bar:
+            def done(record: dict[str, Any]) -> None:
+                print(_line(record, out), flush=True)
+                bar.update(1)
+
+            _, report = run_all(out, quick=args.quick, seed=args.seed, names=names, log=done)
         print(f"gankit: report -> {report}")
         return 0
     if not args.name:
