@@ -409,6 +409,12 @@ def _zoo_sagan(d: Any) -> list[str]:
             "the bar: below DCGAN at equal wall time", _budget(s["steps"], s.get("train_s"))]
 
 
+def t_acgan_ablation(files: list[str], data: list[Any]) -> str:
+    rows = [["real + fake (the paper)" if r["aux_on_fake"] else "real only", g(r["mode_seeking"]),
+             _pct(r["label_accuracy"]), f"{r['fid']:,.0f}", fixed(r["recall"], 2)] for r in data[0]["rows"]]
+    return md(["D's class term", "mode seeking", "label accuracy", "FID", "recall"], rows)
+
+
 ZOO = {"zoo-infogan.json": _zoo_infogan, "zoo-acgan.json": _zoo_acgan, "zoo-sgan.json": _zoo_sgan,
        "zoo-bigan.json": _zoo_bigan, "zoo-sn.json": _zoo_sn, "zoo-sagan.json": _zoo_sagan}
 
@@ -456,7 +462,7 @@ def t_theory(files: list[str], data: list[Any]) -> str:
 #: NAME -> (result files, how to load one, how to render them)
 TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[str], list[Any]], str]]] = {
     "floors": (["floors.json"], load, t_floors),
-    "quality": (["quality-mnist.json"], load, t_quality),
+    "quality": (["quality-mnist.json", "quality-mnist-cond.json"], load, t_quality),
     "stability": (["stability-ring8-mlp.json", "stability-mnist-classic-b.json", "stability-fashion-classic.json",
                    "stability-fashion-classic-b.json", "stability-fashion-classic-c.json"], load, t_stability),
     "perf-full": (["bench-perf-full.json", "bench-perf-full-s11.json"], load, t_perf_full),
@@ -467,6 +473,7 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "memory": (["memory.json"], load, t_memory),
     "parzen": (["parzen.json"], load, t_parzen),
     "zoo": (list(ZOO), load, t_zoo),
+    "acgan-ablation": (["zoo-acgan-ablation.json"], load, t_acgan_ablation),
     "theory": ([f"theory/{n}.json" for n in ("one-d", "optimal-d", "saturation", "lsgan")], load,
                t_theory),
     "attack-mnist-pgd-l2": (["attack-mnist-pgd-l2.json"], load, t_attack),
