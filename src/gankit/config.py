@@ -189,6 +189,10 @@ class TrainConfig:
     reuse_fake: bool = False
 
     def __post_init__(self) -> None:
+        if self.task is None:  # the one rule both ways round: a method that trains a single task implies it
+            only = [t for t, methods in TASK_METHODS.items() if self.method in methods]
+            if len(only) == 1:  # cyclegan -> task cyclegan; pix2pix trains several, so it names none
+                self.task = only[0]
         self.validate()
 
     # ------------------------------------------------------------------ validation
