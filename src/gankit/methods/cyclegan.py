@@ -68,6 +68,7 @@ class CycleGAN(Method):
         self.held_out, self.idx_a, self.idx_b = unpaired_split(len(data), cfg.seed, held_out=2 * SHOW)
         self._images: Tensor | None = None  # data.x on the networks' device, moved once
         self._fakes: tuple[Tensor, ...] | None = None  # the G phase's (a, b, fake_a, fake_b) for the D phase
+        self._show_b: Tensor | None = None  # held-out B images for the snapshots' last rows (fixed_inputs)
 
     @property
     def adversarial(self) -> bool:
@@ -175,6 +176,7 @@ class CycleGAN(Method):
     def snapshot(self, sampler: nn.Module, nets: dict[str, nn.Module], fixed: tuple[Any, ...]) -> Tensor:
         """Rows: real A | G_ab(A) | G_ba(G_ab(A)) and real B | G_ba(B) | G_ab(G_ba(B)).  # [6 * SHOW, C, H, W]"""
         a, b = fixed[0], self._show_b
+        assert b is not None, "fixed_inputs runs before the first snapshot"
         with eval_mode(nets["G_ba"]) as G_ba:
             ab, ba = sampler(a), G_ba(b)
             return torch.cat([a, ab, G_ba(ab), b, ba, sampler(ba)])
