@@ -46,7 +46,7 @@ def train_one(args: argparse.Namespace, adv: float) -> tuple[Path, dict[str, Any
     kw: dict[str, Any] = {"steps": args.steps} if args.steps else {}
     cfg = gankit.TrainConfig(dataset="mnist", data_dir=args.data_dir, task="cyclegan", method="cyclegan",
                              domain_b=args.domain, loss="lsgan", adv_weight=adv, seed=args.seed, out=str(out),
-                             progress=False, sample_every=max(1, (args.steps or 6000) // 10), **kw).resolved()
+                             progress=False, sample_every=max(1, (args.steps or 4000) // 10), **kw).resolved()
     done = out / "checkpoints" / f"step_{cfg.steps:07d}.safetensors"
     if not (args.reuse and done.exists()):
         gankit.train(cfg)

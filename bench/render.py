@@ -394,6 +394,7 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "attack-mnist-pgd-l2": (["attack-mnist-pgd-l2.json"], load, t_attack),
     "attack-mnist-fgsm": (["attack-mnist-fgsm.json"], load, t_attack),
     "cyclegan-thick": (["cyclegan-thick.json"], load, t_cyclegan),
+    "cyclegan-invert": (["cyclegan-invert.json"], load, t_cyclegan),
     "classifiers": (["classifiers/mnist.safetensors", "classifiers/fashion-mnist.safetensors"],
                     load_classifier_meta, t_classifiers),
 }

@@ -174,6 +174,8 @@ def test_each_d_sees_only_its_own_domain_and_a_and_b_come_from_disjoint_images()
 def test_method_and_task_imply_each_other():
     assert TrainConfig(method="cyclegan", out="x").task == "cyclegan"
     assert TrainConfig(out="x").task is None  # the GAN generates from noise
+    with pytest.raises(ConfigError, match="unknown domain_b 'bold'; choose one of thick, invert"):
+        TrainConfig(method="cyclegan", domain_b="bold", out="x")
     with pytest.raises(ConfigError, match="'cyclegan' is trained by --method cyclegan, got method 'gan'"):
         TrainConfig(task="cyclegan", method="gan", out="x")
     from gankit.cli.train import add_parsers, config_from_args
@@ -252,6 +254,13 @@ def test_evaluate_writes_the_translation_scores(run, tmp_path, capsys):
     refused(capsys, ["export", str(run), "--format", "safetensors", "--out", str(tmp_path / "g.safetensors")],
             "translates images")
     refused(capsys, ["evaluate", str(run), "--cas"], "--cas")
+    refused(capsys, ["sample", str(run), "--out", str(tmp_path / "s.png")], "translates images")
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_info_names_the_task(run, capsys):
+    assert main(["info", str(run)]) == 0
+    assert "task         cyclegan (--method cyclegan)" in capsys.readouterr().out
 
 
 def test_doctor_reads_a_cyclegan_run(run, capsys):

@@ -246,6 +246,10 @@ class TrainConfig:
         if self.task is not None and self.method not in TASK_METHODS.get(self.task, (self.method,)):
             raise ConfigError(f"config key 'task' {_show(self.task)} is trained by --method "
                               f"{' or '.join(TASK_METHODS[self.task])}, got method {_show(self.method)}")
+        if self.task == "cyclegan":  # the domain registry (gankit.data.domains) names the choices
+            from .data.domains import get_domain
+
+            get_domain(self.domain_b)
         if self.channels is not None and self.channels not in (1, 3):
             raise ConfigError(f"config key 'channels' must be 1 or 3, got {_show(self.channels)}")
         if self.spectral_norm and self.discriminator is not None:
