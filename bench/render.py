@@ -459,6 +459,20 @@ def t_theory(files: list[str], data: list[Any]) -> str:
     return md(["experiment", "claim", "measured", "holds"], rows)
 
 
+def t_cyclegan(files: list[str], data: list[Any]) -> str:
+    rows = []
+    for d in data:
+        for r in d["runs"]:
+            rows.append([f"{d['domain_b']}", "CycleGAN" if r["adv_weight"] else "cycle term alone (`--adv-weight 0`)",
+                         f"{r['steps']:,} ({r['train_s'] / 60:.1f} min)", f"{r['cycle_l1']:.3f}",
+                         f"{100 * r['translated_label_accuracy']:.1f} % ({100 * r['reference_label_accuracy']:.1f} %)",
+                         f"{r['translated_fid']:.1f} ({r['reference_fid']:.1f})", f"{r['l1_to_truth']:.3f}",
+                         f"{r['l1_to_input']:.3f}"])
+    return md(["domain B", "objective", "steps (training time)", "cycle L1", "translated digits classified right "
+               "(true translations)", "FID to real B (true translations)", "L1 to the true translation",
+               "L1 to the input"], rows)
+
+
 #: NAME -> (result files, how to load one, how to render them)
 TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[str], list[Any]], str]]] = {
     "floors": (["floors.json"], load, t_floors),
@@ -478,6 +492,8 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
                t_theory),
     "attack-mnist-pgd-l2": (["attack-mnist-pgd-l2.json"], load, t_attack),
     "attack-mnist-fgsm": (["attack-mnist-fgsm.json"], load, t_attack),
+    "cyclegan-thick": (["cyclegan-thick.json"], load, t_cyclegan),
+    "cyclegan-invert": (["cyclegan-invert.json"], load, t_cyclegan),
     "classifiers": (["classifiers/mnist.safetensors", "classifiers/fashion-mnist.safetensors"],
                     load_classifier_meta, t_classifiers),
 }

@@ -156,6 +156,7 @@ RESUME_VARIANTS = {
     "acgan": ("--method", "acgan", "--conditional"),
     "sgan": ("--method", "sgan", "--labels-per-class", "5"),
     "bigan": ("--method", "bigan"),
+    "cyclegan": ("--method", "cyclegan", "--loss", "lsgan"),  # its own unpaired batches from the training stream
 }
 
 

@@ -47,6 +47,9 @@ class Generator(nn.Module):
     # ------------------------------------------------------------------ properties
     @property
     def z_dim(self) -> int:
+        if not hasattr(self.net, "z_dim"):  # a translator (cyclegan) maps images to images: no noise to sample
+            raise ConfigError(f"{self.source}: this run (method {self.config.method!r}) translates images and "
+                              "draws none from noise; use its translate network instead")
         return int(self.net.z_dim)
 
     @property
@@ -197,8 +200,9 @@ class Generator(nn.Module):
 
     def __repr__(self) -> str:
         c = self.config
+        z = f"z_dim={self.net.z_dim}" if hasattr(self.net, "z_dim") else f"method={c.method!r}"
         return (f"gankit.Generator(model={c.model!r}, loss={c.loss!r}, dataset={c.dataset!r}, step={self.step}, "
-                f"z_dim={self.z_dim}, num_classes={self.num_classes}, ema={self.uses_ema})")
+                f"{z}, num_classes={self.num_classes}, ema={self.uses_ema})")
 
 
 def slerp_between(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -254,9 +258,10 @@ def load(path: str | Path, *, device: str | torch.device = "cpu", ema: bool = Tr
     G = _generator_module(cfg, data_shape, num_classes, generator, trust_code, file).eval()
     if bare is not None:  # an exported generator holds the effective weights of any spectral norm (baked below)
         bake_spectral_norm(G)
-    use_ema = (ema or bare is not None) and any(k.startswith("G_ema/") for k in tensors)
-    _refuse_non_finite(file, "G_ema" if use_ema else "G", tensors)
-    ckpt.unpack_module("G_ema" if use_ema else "G", G, tensors, file)
+    name = "G" if bare is not None else _sampler_name(cfg)  # the network that samples (cyclegan: G_ab)
+    use_ema = (ema or bare is not None) and any(k.startswith(f"{name}_ema/") for k in tensors)
+    _refuse_non_finite(file, f"{name}_ema" if use_ema else name, tensors)
+    ckpt.unpack_module(f"{name}_ema" if use_ema else name, G, tensors, file)
     bake_spectral_norm(G)  # in eval mode: W / sigma from the stored power-iteration vectors, as training sampled
     G = G.to(device)
     if channels_last and len(data_shape) == 3:
@@ -318,6 +323,14 @@ def _generator_module(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes
         own = _method_sampler(cfg, data_shape, num_classes)
         return own if own is not None else build_networks(cfg, data_shape, num_classes)[0]
     return as_generator(given, data_shape=data_shape, z_dim=cfg.z_dim, num_classes=k)
+
+
+def _sampler_name(cfg: TrainConfig) -> str:
+    """The checkpoint name of the run's sampling network: its method's `sampler` ("G" unless a method says
+    otherwise, e.g. CycleGAN's translator G_ab); "G" for a method not registered in this process."""
+    from .methods import get_method, method_names
+
+    return get_method(cfg.method).sampler if cfg.method in method_names() else "G"
 
 
 def _method_sampler(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> nn.Module | None:

@@ -192,6 +192,10 @@ class TrainConfig:
     reuse_fake: bool = False
 
     def __post_init__(self) -> None:
+        if self.task is None:  # the one rule both ways round: a method that trains a single task implies it
+            only = [t for t, methods in TASK_METHODS.items() if self.method in methods]
+            if len(only) == 1:  # cyclegan -> task cyclegan; pix2pix trains several, so it names none
+                self.task = only[0]
         self.validate()
 
     # ------------------------------------------------------------------ validation
@@ -245,6 +249,10 @@ class TrainConfig:
         if self.task is not None and self.method not in TASK_METHODS.get(self.task, (self.method,)):
             raise ConfigError(f"config key 'task' {_show(self.task)} is trained by --method "
                               f"{' or '.join(TASK_METHODS[self.task])}, got method {_show(self.method)}")
+        if self.task == "cyclegan":  # the domain registry (gankit.data.domains) names the choices
+            from .data.domains import get_domain
+
+            get_domain(self.domain_b)
         if self.channels is not None and self.channels not in (1, 3):
             raise ConfigError(f"config key 'channels' must be 1 or 3, got {_show(self.channels)}")
         if self.spectral_norm and self.discriminator is not None:

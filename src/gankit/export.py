@@ -45,6 +45,9 @@ def export_generator(run: str | Path, *, format: str = "onnx", out: str | Path, 
     if format == "onnx":
         _require_onnx()  # before loading anything: a missing package is a one-line error
     G = load(run, ema=ema)
+    if not hasattr(G.net, "z_dim"):  # the formats describe a noise -> image network (input z, z_dim in the JSON)
+        raise ConfigError(f"{G.source}: gankit export writes generators that draw from noise; this run's "
+                          f"{G.config.method} network translates images (use gankit.load(run) in Python)")
     if format == "onnx":
         path = export_onnx(G.net, out)
         if check and importlib.util.find_spec("onnxruntime") is not None:

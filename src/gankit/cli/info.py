@@ -28,8 +28,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     c = s["config"]
     print(f"run          {s['run']}")
-    print(f"model        {c['model']} ({'conditional, ' + c['cond_d'] + ' D' if c['conditional'] else 'unconditional'})"
-          f", z_dim {c['z_dim'] or 'default'} ({c['prior']} prior)")
+    if c.get("task"):  # an image-to-image network: it takes images, not z
+        print(f"task         {c['task']} (--method {c['method']}), adversarial weight {c['adv_weight']}, "
+              f"width {c['width']} / D {c['d_width']}")
+    else:
+        print(f"model        {c['model']} ({'conditional, ' + c['cond_d'] + ' D' if c['conditional'] else 'unconditional'})"
+              f", z_dim {c['z_dim'] or 'default'} ({c['prior']} prior)")
     print(f"data         {c['dataset']}" + (f", image size {c['image_size']}" if c.get("image_size") else ""))
     print(f"objective    {c['loss']}, d_steps {c['d_steps']}, lr G {c['lr_g']} / D {c['lr_d']}, "
           f"batch {c['batch_size']}, seed {c['seed']}")

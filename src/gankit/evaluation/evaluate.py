@@ -164,6 +164,13 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
     G = load(run, ema=ema)
     cfg = G.config
     name = cfg.dataset
+    if cfg.task == "cyclegan":  # a translator: scored on held-out images, not on samples from noise
+        from .translation import evaluate_translation
+
+        if cas or inception or parzen:
+            raise ConfigError("--cas, --inception and --parzen score samples drawn from noise; a cyclegan run is "
+                              "scored on its translations (drop them)")
+        return evaluate_translation(G, n=n, seed=seed, data_dir=data_dir, classifier=classifier)
     if parzen and name not in IMAGE_DATASETS:
         raise ConfigError(f"--parzen follows the MNIST protocol ({', '.join(IMAGE_DATASETS)}); this run trained "
                           f"on {name!r}")
@@ -427,7 +434,9 @@ def format_scores(scores: dict[str, Any]) -> str:
     """A short human summary (the JSON holds everything)."""
     order = ("fid", "kid", "inception_fid", "inception_is", "precision", "recall", "density", "coverage",
              "inception_score", "class_kl",
-             "classes_present", "label_accuracy", "cas", "test_error", "modes", "kl", "hq", "jsd", "parzen_ll")
+             "classes_present", "label_accuracy", "cas", "test_error", "modes", "kl", "hq", "jsd", "parzen_ll",
+             "cycle_l1", "translated_label_accuracy", "reference_label_accuracy", "translated_fid", "reference_fid",
+             "l1_to_truth")
     parts = []
     for key in order:
         if key in scores:

@@ -13,11 +13,12 @@ from ..errors import ConfigError
 from .base import Batch, Draws, Method, OptimizerGroup, Parts, Phase, StepContext
 from .acgan import ACGAN
 from .bigan import BiGAN
+from .cyclegan import CycleGAN
 from .gan import GAN
 from .infogan import InfoGAN
 from .sgan import SGAN
 
-__all__ = ["ACGAN", "Batch", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "StepContext", "build_method",
+__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "StepContext", "build_method",
            "get_method", "method_names", "register_method"]
 
 _METHODS: dict[str, type[Method]] = {}
@@ -57,3 +58,4 @@ register_method(InfoGAN)
 register_method(ACGAN)
 register_method(SGAN)
 register_method(BiGAN)
+register_method(CycleGAN)

@@ -192,3 +192,9 @@ class Method:
         """The inputs behind every samples/step_*.png (drawn apart from the training stream), and the grid's row
         length (0: square)."""
         raise NotImplementedError
+
+    def snapshot(self, sampler: nn.Module, nets: dict[str, nn.Module], fixed: tuple[Any, ...]) -> Tensor:
+        """The images of one samples/step_*.png, under no_grad with `sampler` (the sampling network or its EMA
+        copy) in eval mode: the sampler on the fixed inputs, unless a method draws more (CycleGAN's round trips).
+        # -> [N, *data_shape]"""
+        return sampler(*fixed)
