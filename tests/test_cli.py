@@ -1,7 +1,6 @@
 """The command line end to end, on tiny settings, through `python -m gankit` as a user would run it."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

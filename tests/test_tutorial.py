@@ -2,7 +2,6 @@
 budget it reads from GANKIT_TUTORIAL_TINY, and is stored without outputs."""
 
 import json
-import os
 from pathlib import Path
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "tutorial.ipynb"
