@@ -21,18 +21,17 @@ KERNEL_DIM = 5
 
 
 def minibatch_features(h: Tensor, T: Tensor) -> Tensor:
-    """o(x_i)_b for features h [N, A] and T [A, B, C]: a pure function.  # -> [N, B]
+    """o(x_i)_b for features h [..., N, A] and T [..., A, B, C]: a pure function.  # -> [..., N, B]
 
-    The L1 distances are differences broadcast to [B, N, N, C] rather than torch.cdist, whose backward has no
-    derivative of its own: R1, WGAN-GP and unrolling differentiate D's gradient. A sample's distance to itself is
-    left out (it would add exp(0) = 1 to every entry)."""
-    n = h.shape[0]
-    A, B, C = T.shape
-    M = (h @ T.reshape(A, B * C)).reshape(n, B, C).transpose(0, 1)  # [B, N, C]
-    dist = (M.unsqueeze(2) - M.unsqueeze(1)).abs().sum(-1)  # [B, N, N]
-    c = torch.exp(-dist)
-    o = (c.sum(dim=2) - 1.0) / max(n - 1, 1)  # minus exp(-0) on the diagonal: the sample itself  # [B, N]
-    return o.transpose(0, 1)  # [N, B]
+    Leading dimensions are independent batches (the theory lab stacks one per seed). The L1 distances are
+    differences broadcast to [..., B, N, N, C] rather than torch.cdist, whose backward has no derivative of its
+    own: R1, WGAN-GP and unrolling differentiate D's gradient. A sample's distance to itself is left out (it would
+    add exp(0) = 1 to every entry)."""
+    n, (A, B, C) = h.shape[-2], T.shape[-3:]
+    M = (h @ T.reshape(*T.shape[:-3], A, B * C)).reshape(*h.shape[:-1], B, C).transpose(-3, -2)  # [..., B, N, C]
+    dist = (M.unsqueeze(-2) - M.unsqueeze(-3)).abs().sum(-1)  # [..., B, N, N]
+    o = (torch.exp(-dist).sum(-1) - 1.0) / max(n - 1, 1)  # minus exp(-0) on the diagonal: the sample itself
+    return o.transpose(-2, -1)  # [..., N, B]
 
 
 class MinibatchDiscrimination(nn.Module):
