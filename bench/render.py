@@ -473,6 +473,37 @@ def t_cyclegan(files: list[str], data: list[Any]) -> str:
                "L1 to the input"], rows)
 
 
+def _toy_parts(data: list[Any]) -> list[Any]:
+    """bench/toys.py result files, one per command, or a file that gathers several (`parts`)."""
+    return [p for d in data for p in (d["parts"] if "parts" in d else [d])]
+
+
+def t_toys_paper(files: list[str], data: list[Any]) -> str:
+    """bench/toys.py --part paper: ours at a short budget beside PacGAN's Table 1 (400,000 updates, 10 trials)."""
+    rows = []
+    for d in sorted(_toy_parts(data), key=lambda d: (d["steps"], list(d["table"])[0] != "ring")):
+        for data_set, per in d["table"].items():
+            for v, r in per.items():
+                paper = (d.get("paper") or {}).get(data_set, {}).get(v)
+                rows.append([data_set, v, f"{d['steps']:,}", str(r["n"]), f"{r['modes_mean']:g}", f"{r['modes20_mean']:g}",
+                             f"{100 * r['hq_mean']:.1f} %", f"{r['kl_mean']:.2f}",
+                             "" if paper is None else f"{paper[0]:g} / {100 * paper[1]:.1f} % / {paper[2]:.2f}"])
+    return md(["data", "variant", "steps", "seeds", "modes (>= 1 HQ)", "modes (>= 20 HQ)", "HQ", "reverse KL",
+               "PacGAN's Table 1: modes / HQ / KL"], rows)
+
+
+def t_stacked(files: list[str], data: list[Any]) -> str:
+    """bench/stacked_mnist.py: modes of 1,000 and KL to uniform, beside PacGAN's Tables 2 and 3."""
+    rows = []
+    for d in data:
+        for v, r in d["table"].items():
+            paper = d["paper"].get(v)
+            rows.append([d["setting"], v, f"{d['steps']:,}", str(r["n"]), f"{r['modes_mean']:g}", f"{r['kl_mean']:.2f}",
+                         f"{d['n_scored']:,}", "" if paper is None else f"{paper[0]:g} / {paper[1]:.2f}"])
+    return md(["setting", "variant", "steps", "seeds", "modes (of 1,000)", "KL", "samples scored",
+               "paper: modes / KL"], rows)
+
+
 #: NAME -> (result files, how to load one, how to render them)
 TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[str], list[Any]], str]]] = {
     "floors": (["floors.json"], load, t_floors),
@@ -488,6 +519,9 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "parzen": (["parzen.json"], load, t_parzen),
     "zoo": (list(ZOO), load, t_zoo),
     "acgan-ablation": (["zoo-acgan-ablation.json"], load, t_acgan_ablation),
+    "toys-paper": (["toys-paper-ring-200steps.json", "toys-paper-ring-gan.json", "toys-paper-ring-pacgan.json",
+                    "toys-paper-grid.json"], load, t_toys_paper),
+    "stacked-veegan": (["stacked-veegan.json"], load, t_stacked),
     "theory": ([f"theory/{n}.json" for n in ("one-d", "optimal-d", "saturation", "lsgan")], load,
                t_theory),
     "attack-mnist-pgd-l2": (["attack-mnist-pgd-l2.json"], load, t_attack),

@@ -326,7 +326,7 @@ def test_recipes_of_the_two_methods():
                                                                                             64)
     ac = TrainConfig(dataset="mnist", method="acgan", conditional=True).resolved()
     cond = TrainConfig(dataset="mnist", conditional=True).resolved()
-    assert ac.mode_seeking == 0.0 and cond.mode_seeking == 0.3
+    assert ac.mode_seeking == cond.mode_seeking == 0.3  # AC-GAN takes the conditional images' mode-seeking term
     assert TrainConfig(dataset="mnist").resolved() == TrainConfig(dataset="mnist", method="gan").resolved()
     assert TrainConfig(dataset="mnist").resolved().z_dim == 100
 

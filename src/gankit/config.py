@@ -67,6 +67,9 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "info_cat": (0, 1000),
     "info_cont": (0, 64),
     "labels_per_class": (0, 100_000),
+    "pack": (1, 64),
+    "unrolled": (0, 100),
+    "minibatch_disc": (0, 1024),
 }
 #: A JSON config is a few kilobytes; reading stops here, so a huge file or a device is refused, not slurped.
 MAX_CONFIG_BYTES = 1 << 20
@@ -165,6 +168,17 @@ class TrainConfig:
     cycle_weight: float = 10.0  # weight of CycleGAN's cycle-consistency L1 term; Zhu et al. 2017's lambda = 10
     domain_b: str = "thick"  # CycleGAN's second domain, made from the data set: thick (dilated strokes), invert
 
+    # --- mode-collapse remedies of the GAN method (--method gan), each off by default
+    # PacGAN (Lin et al. 2018): D judges `pack` samples at once, concatenated along channels (features for vectors);
+    # each pack is all real or all fake; the batch must divide into packs. 1: off (gankit.models.packing)
+    pack: int = 1
+    # unrolled GAN (Metz et al. 2017): G's gradient flows through this many look-ahead D updates on the step's
+    # batch; D's own weights are not changed by them. 0: off (gankit.methods.unroll)
+    unrolled: int = 0
+    # minibatch discrimination (Salimans et al. 2016): kernels B of the tensor T [A, B, 5] whose features join D's
+    # last layer, for the mlp and dcgan Ds. 0: off (gankit.models.minibatch)
+    minibatch_disc: int = 0
+
     # --- health monitor (gankit.health): findings as events in metrics.jsonl; auto_remedy acts on them
     health: bool = True
     auto_remedy: bool = False
@@ -258,8 +272,23 @@ class TrainConfig:
         if self.spectral_norm and self.discriminator is not None:
             raise ConfigError("config key 'spectral_norm' normalises the built-in discriminators; a discriminator of "
                               "your own takes torch.nn.utils.parametrizations.spectral_norm on its layers itself")
+        self._validate_mode_options()
         if len(self.lsgan_abc) != 3:
             raise ConfigError(f"config key 'lsgan_abc' needs three numbers a,b,c, got {_show(self.lsgan_abc)}")
+
+    def _validate_mode_options(self) -> None:
+        """pack, unrolled and minibatch_disc: options of the GAN method and its built-in models."""
+        used = [k for k, off in (("pack", 1), ("unrolled", 0), ("minibatch_disc", 0)) if getattr(self, k) != off]
+        if used and self.method != "gan":
+            raise ConfigError(f"config key {used[0]!r} is an option of method 'gan', got method {_show(self.method)}")
+        if self.pack > 1 and self.batch_size is not None and self.batch_size % self.pack:
+            raise ConfigError(f"config key 'pack' {self.pack} must divide batch_size, got {_show(self.batch_size)}")
+        if self.pack > 1 and self.conditional:
+            raise ConfigError("config key 'pack' does not combine with 'conditional': a packed D judges several "
+                              "samples at once and takes no labels")
+        if self.minibatch_disc and self.discriminator is not None:
+            raise ConfigError("config key 'minibatch_disc' is an option of the built-in mlp and dcgan "
+                              "discriminators; a discriminator of your own adds the layer itself")
 
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:

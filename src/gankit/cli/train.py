@@ -125,6 +125,16 @@ def add_parsers(sub: Any) -> None:
                    f"{_d('cycle_weight')}")
     g.add_argument("--domain-b", help=f"CycleGAN's second domain: thick (dilated strokes) or invert "
                    f"{_d('domain_b')}")
+    g = p.add_argument_group("mode collapse", "remedies of --method gan, each off by default; `gankit explain "
+                             "mode-collapse` compares them on ring8 and grid25")
+    g.add_argument("--pack", type=int, metavar="M", help="PacGAN (Lin et al. 2018): D judges M samples at once, "
+                   "concatenated along channels; each pack is all real or all fake; the batch must divide by M "
+                   f"{_d('pack')}")
+    g.add_argument("--unrolled", type=int, metavar="K", help="unrolled GAN (Metz et al. 2017): G's gradient flows "
+                   f"through K look-ahead updates of D, whose own weights they leave unchanged {_d('unrolled')}")
+    g.add_argument("--minibatch-disc", type=int, nargs="?", const=100, metavar="B", help="minibatch "
+                   "discrimination (Salimans et al. 2016) in the mlp or dcgan D: B kernels of dimension 5 "
+                   "(the flag alone: 100) {}".format(_d('minibatch_disc')))
     g = p.add_argument_group("optimisation")
     g.add_argument("--steps", type=int, help=f"generator updates {_d('steps')}")
     g.add_argument("--batch-size", type=int, help="the global batch: under torchrun with N ranks each rank "

@@ -79,7 +79,7 @@ class ACGAN(GAN):
             ctx.stats.add("AC/acc_real", (real_cls.argmax(1) == y).float().mean())
         return loss_d
 
-    def _g_loss(self, ctx: StepContext) -> Tensor:
+    def _g_loss(self, ctx: StepContext, batch: Batch | None = None) -> Tensor:
         """G's real/fake objective through the frozen D, plus the class term on its samples' drawn labels."""
         draws, ms_weight = ctx.draws, self.cfg.mode_seeking
         k = self.num_classes

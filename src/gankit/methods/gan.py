@@ -3,7 +3,9 @@
 Algorithm 1: k discriminator updates on fresh real batches, then one generator update through a frozen D. The
 objective is any of gankit.losses (or the user's own); WGAN-GP's gradient penalty, R1, one-sided label smoothing
 (inside the loss), annealed instance noise and the mode-seeking term are options of this method, and so is
-`--reuse-fake` (G's update reuses the last D update's fake batch, as pytorch/examples' dcgan does).
+`--reuse-fake` (G's update reuses the last D update's fake batch, as pytorch/examples' dcgan does). Against mode
+collapse: `--pack M` (PacGAN; the D is built packed, gankit.models.packing), `--minibatch-disc B` (a D layer,
+gankit.models.minibatch) and `--unrolled K` (G's loss through K look-ahead D updates, gankit.methods.unroll).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from ..errors import ConfigError
 from ..losses import as_loss, get_loss
 from ..models import build_networks
 from ..models.custom import as_discriminator, as_generator
+from ..models.packing import PackedDiscriminator, packed_shape
 from ..models.prior import sample_prior
 from ..regularizers import gradient_penalty, instance_noise_std, mode_seeking_loss, r1_penalty
 from .base import Batch, Method, OptimizerGroup, Phase, StepContext, log_d_scores
+from .unroll import unrolled_forward
 
 
 class GAN(Method):
@@ -46,6 +50,9 @@ class GAN(Method):
             G = built_g if G is None else G
             D = built_d if D is None else D
         G = as_generator(G, data_shape=shape, z_dim=cfg.z_dim, num_classes=self.num_classes)
+        if cfg.pack > 1 and not isinstance(D, PackedDiscriminator):  # the caller's own D takes packed inputs
+            D = PackedDiscriminator(as_discriminator(D, data_shape=packed_shape(shape, cfg.pack), num_classes=0),
+                                    shape, cfg.pack)
         D = as_discriminator(D, data_shape=shape, num_classes=self.num_classes)
         return {"G": G, "D": D}
 
@@ -53,13 +60,17 @@ class GAN(Method):
         return {"G": OptimizerGroup(("G",), self.cfg.lr_g), "D": OptimizerGroup(("D",), self.cfg.lr_d)}
 
     def phases(self) -> list[Phase]:
+        # an unrolled G update runs D's look-ahead on a real batch of its own
         return [Phase("D", "D", repeats=self.cfg.d_steps),
-                Phase("G", "G", takes_batch=False, frozen=("D",))]
+                Phase("G", "G", takes_batch=self.cfg.unrolled > 0, frozen=("D",))]
 
     def check(self, shard: BatchShard) -> None:
         if self.cfg.mode_seeking and shard.local_batch % 2:
             raise ConfigError(f"--mode-seeking pairs each rank's rows: the per-rank batch {shard.local_batch} must "
                               "be even")
+        if shard.local_batch % self.cfg.pack:
+            raise ConfigError(f"--pack {self.cfg.pack} groups each rank's rows: the per-rank batch "
+                              f"{shard.local_batch} must be divisible by it")
 
     def begin_step(self, step: int) -> None:
         self.knobs["noise_std"] = instance_noise_std(step, self.cfg.steps, self.cfg.instance_noise)
@@ -68,7 +79,7 @@ class GAN(Method):
         if phase.name == "D":
             assert batch is not None
             return self._d_loss(batch, ctx, last=ctx.repeat == phase.repeats - 1)
-        return self._g_loss(ctx)
+        return self._g_loss(ctx, batch)
 
     # ------------------------------------------------------------------ the two phases
     def _d_loss(self, batch: Batch, ctx: StepContext, last: bool) -> Tensor:
@@ -107,8 +118,9 @@ class GAN(Method):
             loss_d = loss_d + r1
         return loss_d
 
-    def _g_loss(self, ctx: StepContext) -> Tensor:
-        """G's objective through the frozen D, on fresh z and labels (or the reused fake batch)."""
+    def _g_loss(self, ctx: StepContext, batch: Batch | None = None) -> Tensor:
+        """G's objective through the frozen D (or, unrolled, D after its look-ahead updates on `batch`), on fresh z
+        and labels (or the reused fake batch)."""
         cfg, loss, draws = self.cfg, self.knobs["loss"], ctx.draws
         if cfg.reuse_fake:
             assert self._for_g is not None
@@ -121,13 +133,26 @@ class GAN(Method):
                 y = draws.rows(y)
             z = draws.z(ctx.nets["G"].z_dim)
             fake = ctx.train["G"](z, y)
-        loss_g = loss.g_loss(ctx.frozen["D"](self._noisy(fake, ctx), y))
+        D = ctx.frozen["D"] if not cfg.unrolled else self._unrolled_d(fake, y, batch, ctx)
+        loss_g = loss.g_loss(D(self._noisy(fake, ctx), y))
         if cfg.mode_seeking:
             ms = mode_seeking_loss(fake, z, weight=cfg.mode_seeking)
             ctx.stats.add("Loss/MS", ms)
             loss_g = loss_g + ms
         ctx.stats.add("Loss/G", loss_g)
         return loss_g
+
+    def _unrolled_d(self, fake: Tensor, y: Tensor | None, batch: Batch | None, ctx: StepContext) -> Any:
+        """D after `unrolled` look-ahead steps of its adversarial objective (no penalties, no instance noise) on
+        the real batch and G's fake batch, the latter kept in the graph so G's gradient flows through the steps."""
+        assert batch is not None
+        loss, real = self.knobs["loss"], batch.x
+        y_real = batch.y if self.num_classes else None
+
+        def d_objective(D: Any) -> Tensor:
+            return loss.d_loss(D(real, y_real), D(fake, y))
+
+        return unrolled_forward(ctx.nets["D"], d_objective, self.cfg.unrolled, self.cfg.lr_d)
 
     def _noisy(self, x: Tensor, ctx: StepContext) -> Tensor:
         std = self.knobs["noise_std"]

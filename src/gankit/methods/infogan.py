@@ -130,7 +130,7 @@ class InfoGAN(GAN):
             ctx.stats.add("Loss/Info_D", info)
         return loss_d + info
 
-    def _g_loss(self, ctx: StepContext) -> Tensor:
+    def _g_loss(self, ctx: StepContext, batch: Batch | None = None) -> Tensor:
         """G's objective through the frozen D, plus the information term through the frozen Q."""
         loss, G = self.knobs["loss"], ctx.nets["G"]
         z = ctx.draws.z(G.z_dim)

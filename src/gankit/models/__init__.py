@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from .classic import ClassicDiscriminator, ClassicGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
+from .packing import PackedDiscriminator, packed_shape
 from .prior import sample_prior
 from .sagan import SAGANDiscriminator, SAGANGenerator
 from .spectral import spectral_normalised, strip_normalisation
@@ -35,10 +36,13 @@ MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_classes: int = 0,
                  cond_d: str = "concat", width: int | None = None,
                  d_width: int | None = None, depth: int | None = None,
-                 spectral_norm: bool = False) -> tuple[nn.Module, nn.Module]:
+                 spectral_norm: bool = False, pack: int = 1,
+                 minibatch_disc: int = 0) -> tuple[nn.Module, nn.Module]:
     """(G, D) for `name`; num_classes > 0 makes both class-conditional. `width` sets G's base width and D's
     too unless `d_width` is given; `depth` (MLP only) the hidden layers of both; None means the model's own.
-    `spectral_norm` puts spectral norm on D's weights and removes its BatchNorm (gankit.models.spectral)."""
+    `spectral_norm` puts spectral norm on D's weights and removes its BatchNorm (gankit.models.spectral).
+    `pack` > 1 makes D judge that many samples at once (gankit.models.packing); `minibatch_disc` > 0 gives the mlp
+    and dcgan Ds that many minibatch-discrimination kernels (gankit.models.minibatch)."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     make_g, make_d, takes_vectors = _REGISTRY[name]
@@ -62,11 +66,20 @@ def build_models(name: str, *, data_shape: tuple[int, ...], z_dim: int, num_clas
             raise ConfigError(f"{label} must be <= {top}, got {value}")
     if depth is not None and name != "mlp":
         raise ConfigError(f"depth sets the MLP's hidden layers; model {name!r} has a fixed layout (leave depth unset)")
+    if minibatch_disc and name not in ("mlp", "dcgan"):
+        raise ConfigError(f"minibatch discrimination is an option of the mlp and dcgan discriminators, not {name!r}")
+    if pack > 1 and num_classes:
+        raise ConfigError("pack: a packed D judges several samples at once and takes no labels; train "
+                          "unconditionally or with pack 1")
     extra = {"depth": depth} if name == "mlp" else {}
+    d_extra = {**extra, "minibatch_disc": minibatch_disc} if minibatch_disc else extra
     G = make_g(data_shape, z_dim, num_classes, width, **extra)
-    D = make_d(data_shape, num_classes, cond_d, d_width if d_width is not None else width, **extra)
+    D = make_d(packed_shape(data_shape, pack), num_classes, cond_d, d_width if d_width is not None else width,
+               **d_extra)
     if spectral_norm:
         D = spectral_normalised(strip_normalisation(D))
+    if pack > 1:
+        D = PackedDiscriminator(D, data_shape, pack)
     return G, D
 
 
@@ -75,4 +88,5 @@ def build_networks(cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: i
     cfg = cfg.resolved()
     return build_models(cfg.model, data_shape=tuple(data_shape), z_dim=cfg.z_dim,
                         num_classes=num_classes if cfg.conditional else 0, cond_d=cfg.cond_d, width=cfg.width,
-                        d_width=cfg.d_width, depth=cfg.depth, spectral_norm=cfg.spectral_norm)
+                        d_width=cfg.d_width, depth=cfg.depth, spectral_norm=cfg.spectral_norm, pack=cfg.pack,
+                        minibatch_disc=cfg.minibatch_disc)

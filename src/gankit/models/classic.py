@@ -8,7 +8,6 @@ computed without overflow.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from .base import DiscriminatorBase, GeneratorBase, check_labels, dcgan_init

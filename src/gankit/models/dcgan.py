@@ -8,11 +8,11 @@ Channel widths follow pytorch/examples' dcgan (ngf = ndf = width, default 64), d
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from .base import DiscriminatorBase, GeneratorBase, check_labels, dcgan_init
 from .gemmconv import GemmConv2d, GemmConvTranspose2d
+from .minibatch import MinibatchDiscrimination
 
 DEFAULT_WIDTH = 64
 
@@ -47,7 +47,7 @@ class DCGANGenerator(GeneratorBase):
 
 class DCGANDiscriminator(DiscriminatorBase):
     def __init__(self, data_shape: tuple[int, int, int], num_classes: int = 0, cond_d: str = "concat",
-                 width: int | None = None):
+                 width: int | None = None, minibatch_disc: int = 0):
         super().__init__("dcgan", data_shape, num_classes, cond_d)
         c, size, _ = data_shape
         w = width or DEFAULT_WIDTH
@@ -68,11 +68,16 @@ class DCGANDiscriminator(DiscriminatorBase):
         self.head = GemmConv2d(ch[-1], 1, start, 1, 0)
         self.make_projection(ch[-1])
         dcgan_init(self)
+        # minibatch features of the flattened last feature map, beside the 1x1 head; built after the DCGAN init
+        # (which draws N(0, 0.02) for every layer) so the default D's weights stay what they were
+        self.mbd = MinibatchDiscrimination(ch[-1] * start * start, minibatch_disc) if minibatch_disc else None
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         check_labels(self, y, x.shape[0])
         h = self.features(self.with_label_maps(x, y))  # [N, F, s, s]
         logits = self.head(h).view(-1)  # [N]
+        if self.mbd is not None:
+            logits = logits + self.mbd(h)  # h flattened: [N, F * s * s]
         if self.cond_d == "projection":
             logits = self.project(logits, h.sum(dim=(2, 3)), y)  # sum-pooled features, as in Miyato & Koyama
         return logits

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from .base import DiscriminatorBase, GeneratorBase
+from .minibatch import MinibatchDiscrimination
 
 
 def _hidden(data_shape: tuple[int, ...], width: int | None, depth: int | None = None) -> list[int]:
@@ -54,7 +55,7 @@ class MLPGenerator(GeneratorBase):
 
 class MLPDiscriminator(DiscriminatorBase):
     def __init__(self, data_shape: tuple[int, ...], num_classes: int = 0, cond_d: str = "concat",
-                 width: int | None = None, depth: int | None = None):
+                 width: int | None = None, depth: int | None = None, minibatch_disc: int = 0):
         super().__init__("mlp", data_shape, num_classes, cond_d)
         d = math.prod(data_shape)
         self.label_embed = nn.Embedding(num_classes, num_classes) if self.cond_d == "concat" else None
@@ -67,6 +68,8 @@ class MLPDiscriminator(DiscriminatorBase):
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(d, 1)
         self.make_projection(d)
+        # built last and only when asked for, so the default D's initial weights stay what they were
+        self.mbd = MinibatchDiscrimination(d, minibatch_disc) if minibatch_disc else None
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         from .base import check_labels
@@ -76,4 +79,7 @@ class MLPDiscriminator(DiscriminatorBase):
         if self.label_embed is not None:
             h = torch.cat([h, self.label_embed(y)], dim=1)
         h = self.features(h)  # [N, F]
-        return self.project(self.head(h).squeeze(1), h, y)  # [N]
+        logits = self.head(h).squeeze(1)  # [N]
+        if self.mbd is not None:
+            logits = logits + self.mbd(h)
+        return self.project(logits, h, y)  # [N]

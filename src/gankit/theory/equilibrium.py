@@ -125,7 +125,6 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     _figure(runs, out / "equilibrium.png")
 
     bal, mm, ns = stats["balanced"], stats["overpowered-minimax"], stats["overpowered-nonsaturating"]
-    bal_acc = 0.5 * (bal["acc_real_mean"] + bal["acc_fake_mean"])
     mm_acc = 0.5 * (mm["acc_real_mean"] + mm["acc_fake_mean"])
     grad_ratio = mm["g_grad_mean"] / max(bal["g_grad_mean"], 1e-300)
     tail = "last 20% of training, mean over seeds"

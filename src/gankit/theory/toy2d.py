@@ -1,5 +1,10 @@
 """A small, fast GAN trainer for the low-dimensional toys (ring8, grid25, gaussian1d), vectorised over seeds, with
 the mode-collapse remedies as options: minibatch discrimination, PacGAN packing, WGAN-GP and unrolled D.
+Packing and the minibatch features are gankit's own (`gankit.models.packing`, `gankit.models.minibatch`, what
+`gankit train --pack / --minibatch-disc` use). The unrolled look-ahead here is the Adam update with D's real
+optimizer state (`adam_lookahead`), as Metz et al. unroll; `gankit train --unrolled` has no access to the loop's
+optimizer state and takes a stateless Adam-like step instead (`gankit.methods.unroll`), whose per-tensor scale
+would mix the seeds stacked here.
 
 Why not `gankit.train`: the theory lab runs dozens of short toy runs on a 2-core CPU. Here the networks are pure
 functions of stacked weights ([S, fan_in, fan_out] per layer, one slice per seed), so S seeds train in one
@@ -25,6 +30,8 @@ from ..data import TOY_MODES, gaussian1d_params, load_dataset
 from ..errors import ConfigError
 from ..evaluation.metrics import jsd_1d, mode_stats
 from ..losses import get_loss
+from ..models.minibatch import KERNEL_DIM, minibatch_features
+from ..models.packing import pack_samples
 from ..regularizers import gradient_penalty
 
 METHODS: tuple[str, ...] = ("vanilla", "minibatch", "pacgan", "wgan-gp", "unrolled")
@@ -57,7 +64,7 @@ class ToyConfig:
     pack: int = 2  # PacGAN: samples per packed D input (Lin et al. 2018 use 2 to 4)
     unroll: int = 5  # unrolled D: k look-ahead Adam steps (Metz et al. 2017 use 5 to 10)
     mbd_kernels: int = 5  # minibatch discrimination: B kernels of dimension C (Salimans et al. 2016)
-    mbd_dim: int = 3
+    mbd_dim: int = KERNEL_DIM
     gp_weight: float = 10.0
     log_every: int = 50
     snapshot_steps: tuple[int, ...] = ()  # steps (after that many G updates; 0 = init) whose samples are kept
@@ -120,24 +127,6 @@ def mlp(params: list[Tensor], x: Tensor, act: str, n_layers: int) -> tuple[Tenso
     return h, hidden
 
 
-def minibatch_features(h: Tensor, T: Tensor, kernels: int, dim: int, ref: int = 64) -> Tensor:
-    """Salimans et al. 2016, Section 3.2: M_i = h_i T in R^{B x C}; o(x_i)_b = sum_j exp(-||M_ib - M_jb||²) over
-    the other samples j of the batch. A batch whose samples all look alike gets large o, which D learns to reject.
-
-    Two economies for a CPU, both keeping the idea: squared L2 through one matmul instead of the paper's L1 (the
-    pairwise L1 tensor [S, N, N, B, C] and its backward cost ~40x more), and j running over the first `ref`
-    samples of the (randomly ordered) batch rather than all N. h [S, N, A] -> [S, N, B]."""
-    S, N, _ = h.shape
-    r = min(ref, N)
-    M = torch.bmm(h, T).view(S, N, kernels, dim).transpose(1, 2).reshape(S * kernels, N, dim)
-    sq = M.pow(2).sum(-1)  # [S*B, N]
-    neg_d2 = torch.baddbmm(-(sq.unsqueeze(2) + sq[:, :r].unsqueeze(1)), M, M[:, :r].transpose(1, 2),
-                           alpha=2)  # [S*B, N, r]
-    self_term = (torch.arange(N) < r).to(h.dtype)  # the reference samples meet themselves: exp(0) = 1
-    o = torch.exp(neg_d2).sum(-1) - self_term
-    return o.view(S, kernels, N).transpose(1, 2)  # [S, N, B]
-
-
 class ToyGAN:
     """G and D for one ToyConfig, as stacked weights and pure forward functions."""
 
@@ -153,9 +142,9 @@ class ToyGAN:
         head_in = w + (cfg.mbd_kernels if self.mbd else 0)
         head = init_mlp([head_in, 1], cfg.seeds, salt=3)
         self.d_params = body + head
-        if self.mbd:
+        if self.mbd:  # T [S, A, B, C] at N(0, 1/A), as gankit.models.minibatch.MinibatchDiscrimination
             g = torch.Generator().manual_seed(cfg.seeds[0] * 7919 + 4)
-            T = torch.randn(len(cfg.seeds), w, cfg.mbd_kernels * cfg.mbd_dim, generator=g) * 0.1
+            T = torch.randn(len(cfg.seeds), w, cfg.mbd_kernels, cfg.mbd_dim, generator=g) / math.sqrt(w)
             self.d_params.append(T.requires_grad_(True))
 
     def G(self, z: Tensor, params: list[Tensor] | None = None) -> Tensor:
@@ -165,10 +154,11 @@ class ToyGAN:
         """Logits [S, N / pack] for points x [S, N, dim] (packed: m consecutive samples form one input)."""
         p = params or self.d_params
         S, N, dim = x.shape
-        h = x.reshape(S, N // self.pack, dim * self.pack)
+        # gankit's packing (the --pack option): each seed's rows are consecutive, so no pack spans two seeds
+        h = pack_samples(x.reshape(S * N, dim), self.pack).view(S, N // self.pack, dim * self.pack)
         h = F.leaky_relu(mlp(p[:4], h, "leaky", 2)[0], 0.2)  # [S, N', w]
-        if self.mbd:
-            h = torch.cat([h, minibatch_features(h, p[6], self.cfg.mbd_kernels, self.cfg.mbd_dim)], dim=2)
+        if self.mbd:  # gankit's minibatch features (the --minibatch-disc option), within each seed's batch
+            h = torch.cat([h, minibatch_features(h, p[6])], dim=2)
         return torch.baddbmm(p[5], h, p[4]).squeeze(2)  # [S, N']
 
 
