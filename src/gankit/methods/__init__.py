@@ -15,9 +15,10 @@ from .acgan import ACGAN
 from .bigan import BiGAN
 from .gan import GAN
 from .infogan import InfoGAN
+from .pix2pix import Pix2Pix
 from .sgan import SGAN
 
-__all__ = ["ACGAN", "Batch", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "StepContext", "build_method",
+__all__ = ["ACGAN", "Batch", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "StepContext", "build_method",
            "get_method", "method_names", "register_method"]
 
 _METHODS: dict[str, type[Method]] = {}
@@ -57,3 +58,4 @@ register_method(InfoGAN)
 register_method(ACGAN)
 register_method(SGAN)
 register_method(BiGAN)
+register_method(Pix2Pix)

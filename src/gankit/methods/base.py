@@ -192,3 +192,8 @@ class Method:
         """The inputs behind every samples/step_*.png (drawn apart from the training stream), and the grid's row
         length (0: square)."""
         raise NotImplementedError
+
+    def snapshot(self, net: nn.Module, fixed: tuple[Any, ...]) -> Tensor:
+        """What samples/step_*.png draws, from the sampling network on `fixed_inputs`: its outputs by default; an
+        image-to-image method draws each input beside its output and target."""
+        return net(*fixed)

@@ -150,14 +150,14 @@ class TensorBoard(Hook):
 
 
 class Snapshots(Hook):
-    """samples/step_*.png: the sampling generator on the fixed inputs."""
+    """samples/step_*.png: the sampling generator on the fixed inputs, drawn as the method says (Method.snapshot)."""
 
     def on_step_end(self, run: "Run") -> None:
         if run.is_sample_step():
             from ..viz.samples import save_samples
 
             with torch.no_grad(), eval_mode(run.sampling_net) as net:
-                fake = net(*run.fixed)
+                fake = run.method.snapshot(net, run.fixed)
             save_samples(fake, run.dir.sample(run.state.step), real=run.data.x, nrow=run.grid_nrow,
                          title=f"step {run.state.step}")
 
