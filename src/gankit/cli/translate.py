@@ -26,14 +26,16 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--images", required=True, metavar="PATH",
                    help=".npy / .npz (key images or x) of images [N, H, W], [N, C, H, W] or [N, H, W, C]: uint8 "
                    "pixels or floats in [-1, 1]; or one image file (.png, .jpg, ...)")
-    p.add_argument("--mask", metavar="PATH", help="inpaint: .npy / .npz (key mask) of the missing pixels, 1 missing "
-                   "0 kept: [H, W] for every image, [N, H, W] or [N, 1, H, W]; or an image file (white missing)")
+    p.add_argument("--mask", metavar="PATH", help="inpaint: .npy / .npz (key mask) of the missing pixels, 1 (or 255, or "
+                   "True) missing, 0 kept: [H, W] for every image, [N, H, W] or [N, 1, H, W]; or an image file "
+                   "(white missing)")
     p.add_argument("--out", required=True, help="output file: .npy (the outputs) or .png (input | output pairs)")
     p.set_defaults(func=cmd_translate)
 
 
-def read_array(path: str, flag: str, keys: tuple[str, ...], channels: int) -> torch.Tensor:
-    """An array file or image file as a float tensor [N, C, H, W] (uint8 -> [-1, 1]; floats as they are)."""
+def read_array(path: str, flag: str, keys: tuple[str, ...], channels: int, *, pixels: bool = True) -> torch.Tensor:
+    """An array file or image file as a float tensor [N, C, H, W]: with `pixels`, uint8 values map to [-1, 1];
+    without (masks), values are kept, except that uint8 255 (an image's white) counts as 1."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(f"{flag} {shown(path)}: no such file")
@@ -67,7 +69,8 @@ def read_array(path: str, flag: str, keys: tuple[str, ...], channels: int) -> to
     if a.dtype == np.bool_:
         a = a.astype(np.float32)
     if a.dtype == np.uint8:
-        t = torch.from_numpy(a.astype(np.float32) / 127.5 - 1.0)
+        t = torch.from_numpy(a.astype(np.float32) / 127.5 - 1.0 if pixels else (a > 0).astype(np.float32)
+                             if a.max(initial=0) == 255 else a.astype(np.float32))
     elif np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer):
         t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
     else:
@@ -101,11 +104,11 @@ def cmd_translate(args: argparse.Namespace) -> int:
     if args.mask is not None:
         if (G.config.task or "") != "inpaint":
             raise ConfigError(f"--mask applies to inpainting runs only; this run's task is {G.config.task!r}")
-        mask = read_array(args.mask, "--mask", ("mask", "masks"), 1)
-        if mask.dim() == 4 and mask.shape[0] == 1 and mask.shape[1] == 1:
-            mask = mask[0, 0]  # one mask for every image
+        mask = read_array(args.mask, "--mask", ("mask", "masks"), 1, pixels=False)
         if args.mask.lower().endswith(IMAGE_SUFFIXES):
-            mask = (mask > 0).float()  # white (and any non-black) pixels are missing
+            mask = (mask > 0).float()  # an image: white (any non-black) pixels are missing
+        if mask.shape[0] == 1:
+            mask = mask[0, 0]  # one mask for every image
     try:
         y = G.translate(x, mask=mask)
     except ConfigError as e:

@@ -219,7 +219,7 @@ def _as_mask(mask: Tensor, x: Tensor) -> Tensor:
     n, _, h, w = x.shape
     m = mask
     if m.dim() == 2:
-        m = m[None, None].expand(n, 1, h, w)
+        m = m[None, None]
     elif m.dim() == 3:
         m = m[:, None]
     if m.dim() != 4 or m.shape[1] != 1 or tuple(m.shape[2:]) != (h, w) or m.shape[0] not in (1, n):
