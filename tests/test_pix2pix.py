@@ -341,3 +341,27 @@ def test_evaluate_reports_the_task_scores(edge_run, shared_data, tmp_path, capsy
     s = json.loads(j.read_text())
     assert {"fid", "accuracy", "l1", "psnr", "ssim"} <= set(s) and 0 <= s["accuracy"] <= 1
     assert s["protocol"]["task"] == "edges" and s["protocol"]["n"] == 300
+
+
+@pytest.mark.parametrize("task", ["superres4", "inpaint"])
+def test_onnx_export_of_the_translator(task, tmp_path):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from gankit.export import export_generator
+
+    run = gankit.train(_cfg(tmp_path / "r", task=task, steps=2)).out
+    path = export_generator(run, format="onnx", out=tmp_path / "t.onnx")  # checked against PyTorch inside
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (inp,) = session.get_inputs()
+    G = gankit.load(run)
+    t = get_task(task)
+    x, _ = t.make(_digits(3), torch.rand(3, t.uniforms) if t.uniforms else None)
+    assert inp.name == "images" and tuple(inp.shape[1:]) == tuple(x.shape[1:])
+    got = session.run(["samples"], {"images": x.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(got - G.extra_net("translate")(x).numpy()).max() < 1e-4
+
+
+def test_doctor_reads_a_translation_run(edge_run, capsys):
+    assert main(["doctor", str(edge_run)]) == 0
+    assert "healthy" in capsys.readouterr().out

@@ -156,6 +156,7 @@ RESUME_VARIANTS = {
     "acgan": ("--method", "acgan", "--conditional"),
     "sgan": ("--method", "sgan", "--labels-per-class", "5"),
     "bigan": ("--method", "bigan"),
+    "pix2pix": ("--task", "inpaint"),  # its holes are drawn from the checkpointed stream
 }
 
 
