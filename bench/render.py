@@ -363,6 +363,27 @@ def t_theory(files: list[str], data: list[Any]) -> str:
 
 
 #: NAME -> (result files, how to load one, how to render them)
+def t_translate(files: list[str], data: list[Any]) -> str:
+    """One image-to-image task: each data set's L1-only and L1 + cGAN networks (and bicubic for superres)."""
+    d = data[0]
+    extra = {"inpaint": ("masked_l1", "hole L1"), "colorize": ("colour_error", "colour error")}.get(d["task"])
+    head = ["data", "network", "steps", "train s", "accuracy", "FID", "L1", "PSNR (dB)", "SSIM"]
+    head += [extra[1]] if extra else []
+
+    def row(dataset: str, name: str, steps: str, secs: str, s: dict[str, Any]) -> list[str]:
+        acc = f"{100 * s['accuracy']:.2f} %" if "accuracy" in s else ""
+        cells = [dataset, name, steps, secs, acc, g(s.get("fid")), fixed(s["l1"], 4), fixed(s["psnr"], 2),
+                 fixed(s["ssim"], 4)]
+        return cells + ([fixed(s.get(extra[0]), 4)] if extra else [])
+
+    rows = []
+    for r in d["runs"]:
+        if "bicubic" in r and r["adv_weight"] == 0:
+            rows.append(row(r["dataset"], "bicubic upsampling", "", "", r["bicubic"]))
+        rows.append(row(r["dataset"], r["network"], f"{d['steps']:,}", fixed(r.get("train_s"), 0), r))
+    return md(head, rows)
+
+
 TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[str], list[Any]], str]]] = {
     "floors": (["floors.json"], load, t_floors),
     "quality": (["quality-mnist.json"], load, t_quality),
@@ -381,6 +402,8 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "attack-mnist-fgsm": (["attack-mnist-fgsm.json"], load, t_attack),
     "classifiers": (["classifiers/mnist.safetensors", "classifiers/fashion-mnist.safetensors"],
                     load_classifier_meta, t_classifiers),
+    **{f"translate-{task}": ([f"translate-{task}.json"], load, t_translate)
+       for task in ("edges", "superres4", "superres2", "inpaint", "colorize")},
 }
 
 

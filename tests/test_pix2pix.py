@@ -362,6 +362,8 @@ def test_onnx_export_of_the_translator(task, tmp_path):
         assert np.abs(got - G.extra_net("translate")(x).numpy()).max() < 1e-4
 
 
-def test_doctor_reads_a_translation_run(edge_run, capsys):
+def test_doctor_and_info_read_a_translation_run(edge_run, capsys):
     assert main(["doctor", str(edge_run)]) == 0
     assert "healthy" in capsys.readouterr().out
+    assert main(["info", str(edge_run)]) == 0
+    assert "pix2pix translator, task edges, adv_weight 1.0" in capsys.readouterr().out

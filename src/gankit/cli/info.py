@@ -28,8 +28,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     c = s["config"]
     print(f"run          {s['run']}")
-    print(f"model        {c['model']} ({'conditional, ' + c['cond_d'] + ' D' if c['conditional'] else 'unconditional'})"
-          f", z_dim {c['z_dim'] or 'default'} ({c['prior']} prior)")
+    if c.get("task"):  # an image-to-image run: no z, its task and the weights of its two terms instead
+        print(f"model        {c.get('method')} translator, task {c['task']}, adv_weight {c.get('adv_weight')}, "
+              f"recon_weight {c.get('recon_weight')}")
+    else:
+        print(f"model        {c['model']} ("
+              f"{'conditional, ' + c['cond_d'] + ' D' if c['conditional'] else 'unconditional'})"
+              f", z_dim {c['z_dim'] or 'default'} ({c['prior']} prior)")
     print(f"data         {c['dataset']}" + (f", image size {c['image_size']}" if c.get("image_size") else ""))
     print(f"objective    {c['loss']}, d_steps {c['d_steps']}, lr G {c['lr_g']} / D {c['lr_d']}, "
           f"batch {c['batch_size']}, seed {c['seed']}")
