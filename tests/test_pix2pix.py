@@ -186,6 +186,15 @@ def test_snapshot_grid_is_input_output_target(tmp_path):
     assert torch.equal(trip[2::3], target) and bool((trip[1::3] == 0).all()) and trip.shape == (12, 1, 28, 28)
 
 
+def test_snapshot_images_are_the_test_split_where_there_is_one(shared_data):
+    from gankit.methods.pix2pix import held_out_images
+
+    cfg = TrainConfig(**{**TINY, "dataset": "mnist", "data_dir": str(shared_data), "task": "edges"}, out="unused")
+    train = load_dataset("mnist", data_dir=shared_data, n=100, compact=True)
+    test = load_dataset("mnist", split="test", data_dir=shared_data)
+    assert torch.equal(held_out_images(cfg, train, 4), test.x[:4])
+
+
 def test_resume_continues_bit_identically(tmp_path):
     """4 steps straight == 2 steps, then resumed to 4 (inpaint: the holes come from the checkpointed stream)."""
     full = gankit.train(_cfg(tmp_path / "a", task="inpaint"))

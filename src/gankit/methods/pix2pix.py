@@ -26,7 +26,7 @@ from ..config import TrainConfig
 from ..data.tasks import SIZE, Task, get_task
 from ..data.transforms import as_float
 from ..distributed import BatchShard
-from ..errors import ConfigError
+from ..errors import ConfigError, GankitError
 from ..losses import get_loss
 from ..models.patchgan import PatchDiscriminator
 from ..models.unet import UNet
@@ -34,6 +34,7 @@ from .base import Batch, Method, OptimizerGroup, Phase, StepContext, log_d_score
 
 SNAPSHOT_IMAGES = 24  # held-out images in samples/step_*.png: 6 rows of 4 input | output | target triptychs
 TRIPTYCHS_PER_ROW = 4
+HAS_TEST_SPLIT = ("mnist", "fashion-mnist", "coloured-mnist")
 
 
 def translator(cfg: TrainConfig, data_shape: tuple[int, ...]) -> UNet:
@@ -174,16 +175,18 @@ def triptychs(inp: Tensor, out: Tensor, target: Tensor) -> Tensor:
 
 
 def held_out_images(cfg: TrainConfig, data: Any, n: int) -> Tensor:
-    """n target images the run does not train on: the first n of the data set's test split; for data without
-    one (mnist5k, a folder), the last n training images.  # [n, C, 28, 28] in [-1, 1]"""
+    """n target images for the snapshots: the first n of the data set's test split, which the run does not train
+    on; for data without one (mnist5k, npy:, folder:) or when it cannot be read, the last n training images.
+    # [n, C, 28, 28] in [-1, 1]"""
     from ..data import load_dataset
 
-    try:
-        test = load_dataset(cfg.dataset, split="test", data_dir=cfg.data_dir, channels=cfg.channels, seed=cfg.seed,
-                            compact=True)
-        x = test.x[:n]
-    except ConfigError:
-        x = data.x[-n:]
-    if tuple(x.shape[1:]) != (data.x.shape[1], SIZE, SIZE):
-        x = data.x[-n:]
+    x = data.x[-n:]
+    if cfg.dataset in HAS_TEST_SPLIT:
+        try:
+            test = load_dataset(cfg.dataset, split="test", data_dir=cfg.data_dir, channels=cfg.channels,
+                                compact=True)
+            if tuple(test.x.shape[1:]) == tuple(data.x.shape[1:]):
+                x = test.x[:n]
+        except GankitError:  # the IDX files of the test split are not at hand: training images, as above
+            pass
     return as_float(x).contiguous()
