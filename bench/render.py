@@ -376,12 +376,16 @@ def t_translate(files: list[str], data: list[Any]) -> str:
                  fixed(s["ssim"], 4)]
         return cells + ([fixed(s.get(extra[0]), 4)] if extra else [])
 
-    rows = []
+    rows, earlier = [], {}
     for r in d["runs"]:
         if "bicubic" in r and r["adv_weight"] == 0:
             rows.append(row(r["dataset"], "bicubic upsampling", "", "", r["bicubic"]))
         rows.append(row(r["dataset"], r["network"], f"{d['steps']:,}", fixed(r.get("train_s"), 0), r))
-    return md(head, rows)
+        b = r.get("bench", d)
+        if b["command"] != d["command"]:  # a data set kept from an earlier invocation of the script
+            earlier[r["dataset"]] = f"`{command_text(b['command'])}`, {machine_text(b['machine'])}"
+    notes = "".join(f"\n*{name} rows: {where}.*\n" for name, where in earlier.items())
+    return md(head, rows) + notes
 
 
 TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[str], list[Any]], str]]] = {

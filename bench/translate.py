@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import sys
 from pathlib import Path
@@ -92,10 +93,18 @@ def main() -> None:
     torch.set_num_threads(1)
     for task in args.tasks:
         sets = ["coloured-mnist"] if task == "colorize" else args.datasets
-        result: dict[str, Any] = {
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "command": "python " + " ".join(sys.argv), "machine": machine(), "task": task, "seed": args.seed,
-            "steps": args.steps, "n_scored": args.n, "runs": []}
+        path = Path(args.results) / f"translate-{task}.json"
+        now = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "command": "python " + " ".join(sys.argv), "machine": machine()}
+        # one file per task: runs of other data sets from an earlier invocation are kept (each row says which
+        # invocation made it), those of the data sets run now are replaced
+        kept = []
+        if path.is_file():
+            old = json.loads(path.read_text())
+            if old.get("steps") == args.steps and old.get("seed") == args.seed and old.get("n_scored") == args.n:
+                kept = [r for r in old["runs"] if r["dataset"] not in sets]
+        result: dict[str, Any] = {**now, "task": task, "seed": args.seed, "steps": args.steps, "n_scored": args.n,
+                                  "runs": kept}
         for dataset in sets:
             runs: dict[float, Path] = {}
             for adv in (1.0, 0.0):
@@ -103,13 +112,13 @@ def main() -> None:
                 runs[adv] = out
                 scores = evaluate_translation(gankit.load(out), n=args.n, data_dir=args.data_dir)
                 row = {"dataset": dataset, "adv_weight": adv, "network": "L1 + cGAN" if adv else "L1 only",
-                       "command": command, "train_s": training_seconds(out, args.steps), **scores}
+                       "command": command, "bench": now, "train_s": training_seconds(out, args.steps), **scores}
                 result["runs"].append(row)
-                write_json(Path(args.results) / f"translate-{task}.json", result)
+                write_json(path, result)
                 shown = " ".join(f"{k}={v:.4g}" for k, v in scores.items() if isinstance(v, float))
                 print(f"{task} {dataset} adv {adv:g}: {shown} ({row['train_s']} s)", flush=True)
             figure(task, runs, Path(args.figures) / f"{task}-{dataset}.png")
-        print(f"{task}: -> {Path(args.results) / f'translate-{task}.json'}", flush=True)
+        print(f"{task}: -> {path}", flush=True)
 
 
 if __name__ == "__main__":

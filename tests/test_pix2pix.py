@@ -273,11 +273,12 @@ def inpaint_run(tmp_path_factory):
 def test_translate_cli_npy_and_png(edge_run, tmp_path):
     e, _ = get_task("edges").make(_digits(3))
     np.save(tmp_path / "e.npy", ((e[:, 0].numpy() + 1) * 127.5).astype(np.uint8))  # uint8 [N, H, W]
-    assert main(["translate", str(edge_run), "--images", str(tmp_path / "e.npy"), "--out", str(tmp_path / "o.npy")]) == 0
+    e_npy = str(tmp_path / "e.npy")
+    assert main(["translate", str(edge_run), "--images", e_npy, "--out", str(tmp_path / "o.npy")]) == 0
     y = np.load(tmp_path / "o.npy")
     assert y.shape == (3, 1, 28, 28) and y.dtype == np.float32
     assert np.allclose(y, gankit.load(edge_run).translate(e).numpy(), atol=1e-6)
-    assert main(["translate", str(edge_run), "--images", str(tmp_path / "e.npy"), "--out", str(tmp_path / "o.png")]) == 0
+    assert main(["translate", str(edge_run), "--images", e_npy, "--out", str(tmp_path / "o.png")]) == 0
     from PIL import Image
 
     assert Image.open(tmp_path / "o.png").size == (6 * 60 + 4, 60 + 4)  # input | output pairs
@@ -305,8 +306,8 @@ def test_translate_refusals(edge_run, inpaint_run, tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((2, 1, 28, 28), np.float32))
     np.save(tmp_path / "m32.npy", np.zeros((32, 32), np.uint8))
     out = str(tmp_path / "o.npy")
-    refused(capsys, ["translate", str(edge_run), "--images", str(tmp_path / "small.npy"), "--out", out], "[N, 1, 28, 28]")
-    refused(capsys, ["translate", str(edge_run), "--images", str(tmp_path / "rgb.npy"), "--out", out], "[N, 1, 28, 28]")
+    for bad in ("small.npy", "rgb.npy"):  # the wrong size, the wrong channel count
+        refused(capsys, ["translate", str(edge_run), "--images", str(tmp_path / bad), "--out", out], "[N, 1, 28, 28]")
     refused(capsys, ["translate", str(edge_run), "--images", str(tmp_path / "x.npy"), "--mask",
                      str(tmp_path / "m32.npy"), "--out", out], "--mask", "inpaint")
     refused(capsys, ["translate", str(inpaint_run), "--images", str(tmp_path / "x.npy"), "--mask",

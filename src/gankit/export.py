@@ -3,7 +3,8 @@
 - ONNX (`pip install 'gankit[onnx]'`): the (EMA) generator as a graph with input `z` [batch, z_dim] float32
   (plus `labels` [batch] int64 for conditional runs) and output `samples` [batch, *data_shape], the batch axis
   dynamic; an image-to-image run's translator (pix2pix) takes `images` [batch, *input_shape] instead (the task's
-  input: inpaint's last channel is the 0/1 hole mask) and outputs `samples` [batch, *data_shape]. Runs in onnxruntime and anything else that reads ONNX; BatchNorm is folded in its eval form.
+  input: inpaint's last channel is the 0/1 hole mask) and outputs `samples` [batch, *data_shape]. Runs in
+  onnxruntime and anything else that reads ONNX; BatchNorm is folded in its eval form.
 - safetensors: the bare generator weights (no optimizer, no D) plus a JSON config beside them (`g.safetensors` +
   `g.json`), enough for `gankit.load("g.safetensors")` to rebuild the generator and for other code to read.
 

@@ -26,8 +26,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--images", required=True, metavar="PATH",
                    help=".npy / .npz (key images or x) of images [N, H, W], [N, C, H, W] or [N, H, W, C]: uint8 "
                    "pixels or floats in [-1, 1]; or one image file (.png, .jpg, ...)")
-    p.add_argument("--mask", metavar="PATH", help="inpaint: .npy / .npz (key mask) of the missing pixels, 1 (or 255, or "
-                   "True) missing, 0 kept: [H, W] for every image, [N, H, W] or [N, 1, H, W]; or an image file "
+    p.add_argument("--mask", metavar="PATH", help="inpaint: .npy / .npz (key mask) of the missing pixels, 1 (or "
+                   "255, or True) missing, 0 kept: [H, W] for every image, [N, H, W] or [N, 1, H, W]; or an image file "
                    "(white missing)")
     p.add_argument("--out", required=True, help="output file: .npy (the outputs) or .png (input | output pairs)")
     p.set_defaults(func=cmd_translate)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import TrainConfig
-from ..data.tasks import SIZE, Task, get_task
+from ..data.tasks import Task, get_task
 from ..data.transforms import as_float
 from ..distributed import BatchShard
 from ..errors import ConfigError, GankitError

@@ -1,8 +1,8 @@
 """The conditional PatchGAN discriminator of pix2pix (Isola et al. 2017), sized for 28x28 images.
 
 It scores (condition, image) pairs, the condition being the translator's input at the image's size, with a 7x7
-map of logits, one per overlapping patch (receptive field 26x26 pixels, overlapping by 22), rather than one per image: it judges
-local texture and sharpness, and leaves the large-scale layout to the L1 term.
+map of logits, one per overlapping patch (receptive field 26x26 pixels, 4 pixels apart), rather than one per image:
+it judges local texture and sharpness, and leaves the large-scale layout to the L1 term.
 """
 
 from __future__ import annotations
