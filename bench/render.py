@@ -377,8 +377,8 @@ def t_translate(files: list[str], data: list[Any]) -> str:
         return cells + ([fixed(s.get(extra[0]), 4)] if extra else [])
 
     rows, earlier = [], {}
-    for r in d["runs"]:
-        if "bicubic" in r and r["adv_weight"] == 0:
+    for i, r in enumerate(d["runs"]):
+        if "bicubic" in r and all(q["dataset"] != r["dataset"] for q in d["runs"][:i]):  # first of its data set
             rows.append(row(r["dataset"], "bicubic upsampling", "", "", r["bicubic"]))
         rows.append(row(r["dataset"], r["network"], f"{d['steps']:,}", fixed(r.get("train_s"), 0), r))
         b = r.get("bench", d)
