@@ -59,6 +59,7 @@ class Pix2Pix(Method):
             raise ConfigError("--method pix2pix translates images: name the task with --task (edges, superres4, "
                               "superres2, inpaint, colorize)")
         self.task: Task = get_task(cfg.task)
+        self.task.check_data(cfg.dataset, tuple(data.sample_shape))  # before anything is built or written
         if cfg.conditional:
             raise ConfigError("--method pix2pix is conditioned on its input image; drop --conditional")
         if self.parts.generator is not None or self.parts.discriminator is not None or self.parts.loss is not None:
@@ -86,7 +87,6 @@ class Pix2Pix(Method):
 
     def build(self) -> dict[str, nn.Module]:
         shape = tuple(self.data.sample_shape)
-        self.task.check_data(self.cfg.dataset, shape)
         nets: dict[str, nn.Module] = {"G": translator(self.cfg, shape)}
         if self.adversarial:
             cond = self.task.input_shape(shape)[0]
@@ -106,7 +106,6 @@ class Pix2Pix(Method):
         return [Phase("D", "D", repeats=self.cfg.d_steps), Phase("G", "G", takes_batch=False, frozen=("D",))]
 
     def check(self, shard: BatchShard) -> None:
-        self.task.check_data(self.cfg.dataset, tuple(self.data.sample_shape))
         if shard.local_batch < 2:
             raise ConfigError("--method pix2pix's networks use batch norm: the per-rank batch must be at least 2")
 
