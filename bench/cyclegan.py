@@ -6,7 +6,7 @@
 
 Trains `gankit train --task cyclegan --dataset mnist --domain-b DOMAIN --loss lsgan --seed S` twice, with
 `--adv-weight 1` (CycleGAN) and `--adv-weight 0` (the same translators on the cycle term alone), for --steps steps
-each (default: the cyclegan recipe's), then scores both with gankit.evaluation.translation on --n held-out MNIST
+each (default: the cyclegan recipe's), then scores both with gankit.evaluation.unpaired on --n held-out MNIST
 test images per domain: cycle-consistency error, the shipped classifier's accuracy on the translated digits (and on
 the true translations, the ceiling), FID of the translations against real domain-B images (and of the true
 translations, the floor), and the L1 distance to the true translation. Writes the raw results (date, command,
@@ -32,7 +32,7 @@ from gankit.data import load_dataset
 from gankit.data.domains import get_domain
 from gankit.data.transforms import as_float
 from gankit.evaluation.classifier import load_classifier
-from gankit.evaluation.translation import translation_scores
+from gankit.evaluation.unpaired import translation_scores
 from gankit.rundir import run_summary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -505,6 +505,31 @@ def t_stacked(files: list[str], data: list[Any]) -> str:
 
 
 #: NAME -> (result files, how to load one, how to render them)
+def t_translate(files: list[str], data: list[Any]) -> str:
+    """One image-to-image task: each data set's L1-only and L1 + cGAN networks (and bicubic for superres)."""
+    d = data[0]
+    extra = {"inpaint": ("masked_l1", "hole L1"), "colorize": ("colour_error", "colour error")}.get(d["task"])
+    head = ["data", "network", "steps", "train s", "accuracy", "FID", "L1", "PSNR (dB)", "SSIM"]
+    head += [extra[1]] if extra else []
+
+    def row(dataset: str, name: str, steps: str, secs: str, s: dict[str, Any]) -> list[str]:
+        acc = f"{100 * s['accuracy']:.2f} %" if "accuracy" in s else ""
+        cells = [dataset, name, steps, secs, acc, g(s.get("fid")), fixed(s["l1"], 4), fixed(s["psnr"], 2),
+                 fixed(s["ssim"], 4)]
+        return cells + ([fixed(s.get(extra[0]), 4)] if extra else [])
+
+    rows, earlier = [], {}
+    for i, r in enumerate(d["runs"]):
+        if "bicubic" in r and all(q["dataset"] != r["dataset"] for q in d["runs"][:i]):  # first of its data set
+            rows.append(row(r["dataset"], "bicubic upsampling", "", "", r["bicubic"]))
+        rows.append(row(r["dataset"], r["network"], f"{d['steps']:,}", fixed(r.get("train_s"), 0), r))
+        b = r.get("bench", d)
+        if b["command"] != d["command"]:  # a data set kept from an earlier invocation of the script
+            earlier[r["dataset"]] = f"`{command_text(b['command'])}`, {machine_text(b['machine'])}"
+    notes = "".join(f"\n*{name} rows: {where}.*\n" for name, where in earlier.items())
+    return md(head, rows) + notes
+
+
 TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[str], list[Any]], str]]] = {
     "floors": (["floors.json"], load, t_floors),
     "quality": (["quality-mnist.json", "quality-mnist-cond.json"], load, t_quality),
@@ -530,6 +555,8 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "cyclegan-invert": (["cyclegan-invert.json"], load, t_cyclegan),
     "classifiers": (["classifiers/mnist.safetensors", "classifiers/fashion-mnist.safetensors"],
                     load_classifier_meta, t_classifiers),
+    **{f"translate-{task}": ([f"translate-{task}.json"], load, t_translate)
+       for task in ("edges", "superres4", "superres2", "inpaint", "colorize")},
 }
 
 

@@ -157,6 +157,7 @@ RESUME_VARIANTS = {
     "sgan": ("--method", "sgan", "--labels-per-class", "5"),
     "bigan": ("--method", "bigan"),
     "cyclegan": ("--method", "cyclegan", "--loss", "lsgan"),  # its own unpaired batches from the training stream
+    "pix2pix": ("--task", "inpaint"),  # its holes are drawn from the checkpointed stream
 }
 
 

@@ -126,6 +126,7 @@ class Generator(nn.Module):
         more images/s than one large batch, bench/run.py) and 1024 for the small toy networks."""
         if n <= 0:
             raise ConfigError(f"number of samples must be > 0, got {n}")
+        self._need_noise()
         if batch_size is None:
             batch_size = IMAGE_BATCH if len(self.data_shape) == 3 else 1024
         if batch_size <= 0:
@@ -150,6 +151,7 @@ class Generator(nn.Module):
         slerp (White 2016) keeps the norm typical."""
         if steps < 2:
             raise ConfigError(f"interpolation needs at least 2 steps, got {steps}")
+        self._need_noise()
         z = self.with_code(self.sample_z(2 * rows, seed), code)  # both ends hold the code, so the walk does too
         z0, z1 = z[:rows], z[rows:]  # [rows, z_dim]
         t = torch.linspace(0, 1, steps, device=self.device).view(1, steps, 1)
@@ -164,6 +166,11 @@ class Generator(nn.Module):
             y = self.labels(rows * steps, labels)
         return self.net(zs, y).contiguous()
 
+    def _need_noise(self) -> None:
+        if not self.z_dim:
+            raise ConfigError(f"{self.source}: this run (method {self.config.method!r}) translates images and "
+                              "samples nothing from noise; use translate (gankit translate RUN --images PATH)")
+
     # ------------------------------------------------------------------ the method's other networks
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The latent code of each image, from the run's encoder (BiGAN).  # [N, C, H, W] in [-1, 1] -> [N, z_dim]"""
@@ -173,6 +180,36 @@ class Generator(nn.Module):
         """Class logits of each image, from the run's classifier (the semi-supervised GAN's D).
         # [N, C, H, W] in [-1, 1] -> [N, K]"""
         return self._run_extra("classify", x)
+
+    @torch.no_grad()
+    def translate(self, x: torch.Tensor, mask: torch.Tensor | None = None, batch_size: int = 500) -> torch.Tensor:
+        """The run's translator applied to images (pix2pix runs, any method with a "translate" network).
+        # [N, C, h, w] in [-1, 1] at the task's input size -> [N, *data_shape] in [-1, 1]
+
+        The input is the task's: an edge map for edges, the 7x7 / 14x14 image for superres4 / superres2, the
+        grey image for colorize, the image with its missing pixels for inpaint, marked by `mask` (1 missing, 0
+        kept; [N, 1, H, W], [N, H, W] or one [H, W] for all) or by NaN in x. A given mask wins: NaN is then
+        allowed only inside it. The inpainted output keeps the known pixels as they were."""
+        from .data.tasks import find_task
+
+        net = self.extra_net("translate")
+        task = find_task(self.config.task)
+        x = torch.as_tensor(x) if not isinstance(x, torch.Tensor) else x
+        if mask is not None and not isinstance(mask, torch.Tensor):
+            mask = torch.as_tensor(mask)
+        if task is not None:
+            x = task.user_input(x, mask, self.data_shape)
+        else:  # a method's own task: its network says what it takes
+            want = tuple(getattr(net, "in_shape", self.data_shape))
+            if mask is not None:
+                raise ConfigError(f"a mask applies to inpainting runs only; this run's task is {self.config.task!r}")
+            if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != want or len(x) == 0:
+                raise ConfigError(f"translate takes images [N, {', '.join(map(str, want))}] in [-1, 1], got "
+                                  f"{list(x.shape)}")
+            if not bool(torch.isfinite(x).all()):
+                raise ConfigError("translate: the images hold NaN or inf values")
+        x = x.to(self.device, torch.float32)
+        return torch.cat([net(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]).contiguous()
 
     def extra_net(self, verb: str) -> nn.Module:
         """The run's network for `verb` ("encode", "classify"), or a one-line ConfigError naming the methods that

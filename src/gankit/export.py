@@ -2,7 +2,9 @@
 
 - ONNX (`pip install 'gankit[onnx]'`): the (EMA) generator as a graph with input `z` [batch, z_dim] float32
   (plus `labels` [batch] int64 for conditional runs) and output `samples` [batch, *data_shape], the batch axis
-  dynamic. Runs in onnxruntime and anything else that reads ONNX; BatchNorm is folded in its eval form.
+  dynamic; an image-to-image run's translator (pix2pix) takes `images` [batch, *input_shape] instead (the task's
+  input: inpaint's last channel is the 0/1 hole mask) and outputs `samples` [batch, *data_shape]. Runs in
+  onnxruntime and anything else that reads ONNX; BatchNorm is folded in its eval form.
 - safetensors: the bare generator weights (no optimizer, no D) plus a JSON config beside them (`g.safetensors` +
   `g.json`), enough for `gankit.load("g.safetensors")` to rebuild the generator and for other code to read.
 
@@ -77,8 +79,17 @@ def _require_onnx() -> None:
         raise ConfigError(f"ONNX export needs {' and '.join(missing)}, not installed: {ONNX_HINT}")
 
 
+def input_names(net: nn.Module) -> list[str]:
+    """The graph's input names: a translator's images, or a generator's z (and labels)."""
+    if hasattr(net, "in_shape"):
+        return ["images"]
+    return ["z", "labels"] if int(net.num_classes) else ["z"]
+
+
 def example_inputs(net: nn.Module, n: int = 4, seed: int = 0) -> tuple[torch.Tensor, ...]:
     g = torch.Generator().manual_seed(seed)
+    if hasattr(net, "in_shape"):  # a translator (gankit.models.unet): images at its input size, in [-1, 1]
+        return (torch.rand((n, *net.in_shape), generator=g) * 2 - 1,)
     z = torch.randn(n, int(net.z_dim), generator=g)
     if int(net.num_classes):
         return z, torch.randint(0, int(net.num_classes), (n,), generator=g)
@@ -92,8 +103,8 @@ def export_onnx(net: nn.Module, out: str | Path) -> Path:
     module = _OnnxGenerator(net).eval()
     args = example_inputs(net)
     batch = torch.export.Dim("batch")
-    names = ["z", "labels"][:len(args)]
-    dynamic = {name: {0: batch} for name in names}
+    names = input_names(net)
+    dynamic = {param: {0: batch} for param in ("z", "labels")[:len(args)]}  # keyed by the wrapper's parameters
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the exporter's progress lines and torchvision notices are noise here

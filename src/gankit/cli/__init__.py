@@ -22,6 +22,7 @@ VERBS: tuple[str, ...] = (
     "gankit.cli.train",  # train
     "gankit.cli.generate",  # sample, interpolate
     "gankit.cli.encode",  # encode
+    "gankit.cli.translate",  # translate
     "gankit.cli.info",  # info
     "gankit.evaluation.commands",  # evaluate, train-classifier
     "gankit.theory.commands",  # explain

@@ -12,8 +12,8 @@ from ..export import FORMATS
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("export", help="export a run's generator to ONNX or bare safetensors",
                        description="Export a run's (EMA) generator. --format onnx writes an ONNX graph with input "
-                       "z [batch, z_dim] (and labels [batch] int64 for conditional runs), output samples, the batch "
-                       "axis dynamic; it is checked once against PyTorch in onnxruntime when that is installed "
+                       "z [batch, z_dim] (and labels [batch] int64 for conditional runs; a pix2pix run's translator: images "
+                       "[batch, C, H, W] at its task's input size), output samples, the batch axis dynamic; it is checked once against PyTorch in onnxruntime when that is installed "
                        "(pip install 'gankit[onnx]'). --format safetensors writes the bare generator weights and a "
                        "JSON config beside them (OUT with suffix .json), which gankit.load also reads.")
     p.add_argument("run", help="run directory or checkpoint file")

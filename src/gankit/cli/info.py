@@ -29,8 +29,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     c = s["config"]
     print(f"run          {s['run']}")
     if c.get("task"):  # an image-to-image network: it takes images, not z
-        print(f"task         {c['task']} (--method {c['method']}), adversarial weight {c['adv_weight']}, "
-              f"width {c['width']} / D {c['d_width']}")
+        print(f"task         {c['task']} (--method {c['method']}), adv_weight {c.get('adv_weight')}, "
+              f"recon_weight {c.get('recon_weight')}, width {c['width']} / D {c['d_width']}")
     else:
         print(f"model        {c['model']} ({'conditional, ' + c['cond_d'] + ' D' if c['conditional'] else 'unconditional'})"
               f", z_dim {c['z_dim'] or 'default'} ({c['prior']} prior)")

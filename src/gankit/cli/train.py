@@ -62,9 +62,9 @@ def add_parsers(sub: Any) -> None:
                        epilog=f"Default recipes (knobs left unset; gankit/recipes.py): {recipes.describe()}",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=argparse.SUPPRESS)
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", help="mnist5k (built in, offline), mnist, fashion-mnist, stacked-mnist, gaussian1d, "
-                   "ring8, grid25, swissroll, folder:PATH, or npy:PATH (a .npy of images, or a .npz with images and "
-                   f"optional labels) {_d('dataset')}")
+    g.add_argument("--dataset", help="mnist5k (built in, offline), mnist, fashion-mnist, stacked-mnist, "
+                   "coloured-mnist, gaussian1d, ring8, grid25, swissroll, folder:PATH, or npy:PATH (a .npy of "
+                   f"images, or a .npz with images and optional labels) {_d('dataset')}")
     g.add_argument("--data-dir", help="folder holding the MNIST/Fashion-MNIST IDX .gz files "
                    "(default: $GANKIT_DATA, else the download cache)")
     g.add_argument("--image-size", type=int, help="resize images to this size (28, 32 or 64 for the conv models)")

@@ -164,13 +164,22 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
     G = load(run, ema=ema)
     cfg = G.config
     name = cfg.dataset
+    from ..data.tasks import find_task
+
     if cfg.task == "cyclegan":  # a translator: scored on held-out images, not on samples from noise
-        from .translation import evaluate_translation
+        from .unpaired import evaluate_translation as evaluate_unpaired
 
         if cas or inception or parzen:
             raise ConfigError("--cas, --inception and --parzen score samples drawn from noise; a cyclegan run is "
                               "scored on its translations (drop them)")
-        return evaluate_translation(G, n=n, seed=seed, data_dir=data_dir, classifier=classifier)
+        return evaluate_unpaired(G, n=n, seed=seed, data_dir=data_dir, classifier=classifier)
+    if "translate" in G.extras and find_task(cfg.task) is not None:  # a paired image-to-image run: its own scores
+        if cas or inception or parzen:
+            raise ConfigError("--cas, --inception and --parzen score generators of noise; this run translates "
+                              "images (its scores: accuracy, fid, l1, psnr, ssim and the task's own)")
+        from .paired import evaluate_translation as evaluate_paired
+
+        return evaluate_paired(G, n=n, seed=seed, data_dir=data_dir)
     if parzen and name not in IMAGE_DATASETS:
         raise ConfigError(f"--parzen follows the MNIST protocol ({', '.join(IMAGE_DATASETS)}); this run trained "
                           f"on {name!r}")
@@ -436,7 +445,7 @@ def format_scores(scores: dict[str, Any]) -> str:
              "inception_score", "class_kl",
              "classes_present", "label_accuracy", "cas", "test_error", "modes", "kl", "hq", "jsd", "parzen_ll",
              "cycle_l1", "translated_label_accuracy", "reference_label_accuracy", "translated_fid", "reference_fid",
-             "l1_to_truth")
+             "l1_to_truth", "accuracy", "psnr", "ssim", "l1", "masked_l1", "colour_error")
     parts = []
     for key in order:
         if key in scores:
@@ -444,6 +453,8 @@ def format_scores(scores: dict[str, Any]) -> str:
             parts.append(f"{key}={v:.4g}" if isinstance(v, float) else f"{key}={v}")
     if isinstance(scores.get("inception"), dict) and "skipped" in scores["inception"]:
         parts.append("inception=skipped")
+    if isinstance(scores.get("bicubic"), dict):
+        parts.append("bicubic: " + " ".join(f"{k}={v:.4g}" for k, v in scores["bicubic"].items()))
     if scores.get("memorisation"):
         parts.append(f"copy_fraction={scores['memorisation']['copy_fraction']:.3g}")
     proto = scores.get("protocol", {})

@@ -16,9 +16,10 @@ from .bigan import BiGAN
 from .cyclegan import CycleGAN
 from .gan import GAN
 from .infogan import InfoGAN
+from .pix2pix import Pix2Pix
 from .sgan import SGAN
 
-__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "StepContext", "build_method",
+__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "StepContext", "build_method",
            "get_method", "method_names", "register_method"]
 
 _METHODS: dict[str, type[Method]] = {}
@@ -59,3 +60,4 @@ register_method(ACGAN)
 register_method(SGAN)
 register_method(BiGAN)
 register_method(CycleGAN)
+register_method(Pix2Pix)

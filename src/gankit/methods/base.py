@@ -195,6 +195,6 @@ class Method:
 
     def snapshot(self, sampler: nn.Module, nets: dict[str, nn.Module], fixed: tuple[Any, ...]) -> Tensor:
         """The images of one samples/step_*.png, under no_grad with `sampler` (the sampling network or its EMA
-        copy) in eval mode: the sampler on the fixed inputs, unless a method draws more (CycleGAN's round trips).
-        # -> [N, *data_shape]"""
+        copy) in eval mode: the sampler on the fixed inputs, unless a method draws more (pix2pix: input, output and
+        target side by side; CycleGAN: inputs, translations and round trips).  # -> [N, *data_shape]"""
         return sampler(*fixed)
