@@ -280,7 +280,7 @@ def main() -> None:
     if not a.part:
         p.error("--part is required (or --replot)")
     if a.part == "paper" and not a.steps:
-        p.error("--part paper needs --steps (the paper's 400,000 do not fit a CPU session)")
+        p.error("--part paper needs --steps (give the budget explicitly: the paper's is 400,000)")
     runs = Path(a.runs)
     out = Path(a.out) if a.out else RESULTS / f"toys-{a.part}.json"
     variants = a.variants if a.part == "paper" else ["default"]

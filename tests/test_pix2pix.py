@@ -376,4 +376,4 @@ def test_doctor_and_info_read_a_translation_run(edge_run, capsys):
     assert main(["doctor", str(edge_run)]) == 0
     assert "healthy" in capsys.readouterr().out
     assert main(["info", str(edge_run)]) == 0
-    assert "pix2pix translator, task edges, adv_weight 1.0" in capsys.readouterr().out
+    assert "task         edges (--method pix2pix), adv_weight 1.0, recon_weight 100.0" in capsys.readouterr().out
