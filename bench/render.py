@@ -421,7 +421,7 @@ ZOO = {"zoo-infogan.json": _zoo_infogan, "zoo-acgan.json": _zoo_acgan, "zoo-sgan
 
 def t_zoo(files: list[str], data: list[Any]) -> str:
     rows = [ZOO[name](d) for name, d in zip(files, data)]
-    return md(["method", "command", "measured (short budget, one seed)", "paper", "training"], rows)
+    return md(["method", "command", "measured (one seed)", "paper", "training (steps, seconds)"], rows)
 
 
 def load_classifier_meta(name: str, results: Path) -> Any:

@@ -43,12 +43,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib.patches import Circle
 from torch import Tensor, nn
 
 import gankit
 from gankit.config import TrainConfig
 from gankit.data import TOY_MODES
 from gankit.torch_utils import single_thread
+from gankit.viz.plots import square_panel
 from perf import machine, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -225,14 +227,9 @@ def figure(samples: dict[str, dict[str, Tensor]], path: Path, part: str) -> None
             ax = axes[i, j]
             x = samples[data][v].numpy()
             for cx, cy in c.tolist():
-                ax.add_patch(__import__("matplotlib.patches", fromlist=["Circle"]).Circle(
-                    (cx, cy), 3 * std, color="#9ecae1", zorder=0))
+                ax.add_patch(Circle((cx, cy), 3 * std, color="#9ecae1", zorder=0))
             ax.scatter(x[:, 0], x[:, 1], s=1, c="#d62728", alpha=0.4, linewidths=0)
-            ax.set_xlim(-lim, lim)
-            ax.set_ylim(-lim, lim)
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            square_panel(ax, lim)
             if i == 0:
                 ax.set_title(LABELS.get(v, v), fontsize=9)
             if j == 0:

@@ -125,6 +125,19 @@ def log_d_scores(stats: Stats, loss: Any, loss_d: Tensor, real_logits: Tensor, f
         stats.add("D/fake", torch.sigmoid(fake_logits).mean())
 
 
+def loss_without_penalty(cfg: TrainConfig, method: str) -> Any:
+    """The config's objective for a method whose D takes more than one image (pairs, patches, two domains), where
+    WGAN-GP's penalty on interpolated single images is not defined: any other loss, or a one-line refusal."""
+    from ..errors import ConfigError
+    from ..losses import get_loss
+
+    loss = get_loss(cfg.loss, label_smoothing=cfg.label_smoothing, lsgan_abc=tuple(cfg.lsgan_abc))
+    if loss.uses_gradient_penalty:
+        raise ConfigError(f"--method {method} takes a loss without a gradient penalty (minimax, nonsaturating, lsgan "
+                          f"or hinge), got {cfg.loss!r}")
+    return loss
+
+
 class Method:
     """Base class of GAN methods. Subclasses set `name`, and register with `gankit.methods.register_method`."""
 

@@ -22,11 +22,10 @@ from torch import Tensor, nn
 from ..config import TrainConfig
 from ..distributed import BatchShard
 from ..errors import ConfigError
-from ..losses import get_loss
 from ..models import build_networks
 from ..models.custom import as_generator
 from ..models.prior import sample_prior
-from .base import Batch, Method, OptimizerGroup, Phase, StepContext, log_d_scores
+from .base import Batch, Method, OptimizerGroup, Phase, StepContext, log_d_scores, loss_without_penalty
 
 
 def _width(width: int | None) -> int:
@@ -83,10 +82,7 @@ class BiGAN(Method):
         if self.parts.discriminator is not None or self.parts.loss is not None:
             raise ConfigError("--method bigan builds its own joint D (it takes pairs (x, z)) and objective; give no "
                               "discriminator or loss")
-        loss = get_loss(cfg.loss, label_smoothing=cfg.label_smoothing, lsgan_abc=tuple(cfg.lsgan_abc))
-        if loss.uses_gradient_penalty:
-            raise ConfigError(f"--method bigan takes a loss without a gradient penalty (minimax, nonsaturating, lsgan "
-                              f"or hinge), got {cfg.loss!r}")
+        loss = loss_without_penalty(cfg, "bigan")
         self.knobs = {"loss": loss}
 
     # ------------------------------------------------------------------ declarations

@@ -30,10 +30,9 @@ from ..data.domains import Domain, get_domain, unpaired_split
 from ..data.transforms import as_float
 from ..distributed import BatchShard
 from ..errors import ConfigError
-from ..losses import get_loss
 from ..models.cyclenets import PatchDiscriminator, ResnetTranslator
 from ..torch_utils import eval_mode
-from .base import Batch, Method, OptimizerGroup, Phase, StepContext
+from .base import Batch, Method, OptimizerGroup, Phase, StepContext, loss_without_penalty
 
 #: images of each domain held out of training for the snapshot rows
 SHOW = 10
@@ -62,10 +61,7 @@ class CycleGAN(Method):
         super().__init__(cfg, data, parts)
         _refuse(cfg, data, self.parts)
         self.domain: Domain = get_domain(cfg.domain_b)
-        loss = get_loss(cfg.loss, label_smoothing=cfg.label_smoothing, lsgan_abc=tuple(cfg.lsgan_abc))
-        if loss.uses_gradient_penalty:
-            raise ConfigError(f"--method cyclegan takes a loss without a gradient penalty (lsgan as in the paper, "
-                              f"nonsaturating, minimax or hinge), got {cfg.loss!r}")
+        loss = loss_without_penalty(cfg, "cyclegan")
         self.knobs = {"loss": loss}
         self.held_out, self.idx_a, self.idx_b = unpaired_split(len(data), cfg.seed, held_out=2 * SHOW)
         self._images: Tensor | None = None  # data.x on the networks' device, moved once

@@ -27,10 +27,9 @@ from ..data.tasks import Task, get_task
 from ..data.transforms import as_float
 from ..distributed import BatchShard
 from ..errors import ConfigError, GankitError
-from ..losses import get_loss
 from ..models.patchgan import PatchDiscriminator
 from ..models.unet import UNet
-from .base import Batch, Method, OptimizerGroup, Phase, StepContext, log_d_scores
+from .base import Batch, Method, OptimizerGroup, Phase, StepContext, log_d_scores, loss_without_penalty
 
 SNAPSHOT_IMAGES = 24  # held-out images in samples/step_*.png: 6 rows of 4 input | output | target triptychs
 TRIPTYCHS_PER_ROW = 4
@@ -65,10 +64,7 @@ class Pix2Pix(Method):
         if self.parts.generator is not None or self.parts.discriminator is not None or self.parts.loss is not None:
             raise ConfigError("--method pix2pix builds its own U-Net G and PatchGAN D and its objective; give no "
                               "generator, discriminator or loss")
-        loss = get_loss(cfg.loss, label_smoothing=cfg.label_smoothing, lsgan_abc=tuple(cfg.lsgan_abc))
-        if loss.uses_gradient_penalty:
-            raise ConfigError(f"--method pix2pix takes a loss without a gradient penalty (minimax, nonsaturating, "
-                              f"lsgan or hinge), got {cfg.loss!r}")
+        loss = loss_without_penalty(cfg, "pix2pix")
         self.knobs = {"loss": loss}
         self.adversarial = cfg.adv_weight > 0
         self._pair: tuple[Tensor, Tensor] | None = None  # the D phase's (input, target), for G's phase

@@ -37,6 +37,7 @@ from ..data import TOY_MODES, load_dataset
 from ..evaluation.metrics import mode_stats
 from ..torch_utils import single_thread
 from ..viz.figures import new_figure, save_figure
+from ..viz.plots import square_panel
 from .records import rounded
 from .toy2d import METHODS, METHOD_LABELS, ToyConfig, train_toy
 
@@ -203,11 +204,7 @@ def _grid_figure(ds: str, snapshots: dict[str, dict[int, torch.Tensor]], real: t
             f = snaps[step].numpy()
             ax.scatter(r[:, 0], r[:, 1], s=1, c="#9ecae1", linewidths=0)
             ax.scatter(f[:, 0], f[:, 1], s=1, c="#d62728", alpha=0.5, linewidths=0)
-            ax.set_xlim(-lim, lim)
-            ax.set_ylim(-lim, lim)
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            square_panel(ax, lim)
             if i == 0:
                 ax.set_title(f"step {step}", fontsize=9)
             if j == 0:

@@ -57,13 +57,21 @@ def plot_points_2d(fake: Tensor, real: Tensor | None, path: str | Path, title: s
         pts = f if real is None else np.concatenate([f, r])
         finite = pts[np.isfinite(pts).all(1)]
         lim = float(np.percentile(np.abs(finite), 99.5)) * 1.15 if len(finite) else 1.0
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
+    square_panel(ax, lim, ticks=True)
     ax.legend(loc="upper right", fontsize=7, markerscale=3)
     if title:
         ax.set_title(title)
     return save_figure(fig, path)
+
+
+def square_panel(ax: Any, lim: float, *, ticks: bool = False) -> None:
+    """A 2-D scatter panel over [-lim, lim]^2 at equal aspect (without ticks for panels in a grid)."""
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    if not ticks:
+        ax.set_xticks([])
+        ax.set_yticks([])
 
 
 def plot_density_1d(fake: Tensor, real: Tensor | None, path: str | Path, title: str | None = None,
