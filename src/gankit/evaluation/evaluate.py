@@ -164,22 +164,14 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
     G = load(run, ema=ema)
     cfg = G.config
     name = cfg.dataset
-    from ..data.tasks import find_task
+    from ..methods import get_method, method_names
 
-    if cfg.task == "cyclegan":  # a translator: scored on held-out images, not on samples from noise
-        from .unpaired import evaluate_translation as evaluate_unpaired
-
+    method = get_method(cfg.method) if cfg.method in method_names() else None
+    if method is not None and method.own_scores:  # a translator: scored on held-out inputs, not samples of noise
         if cas or inception or parzen:
-            raise ConfigError("--cas, --inception and --parzen score samples drawn from noise; a cyclegan run is "
-                              "scored on its translations (drop them)")
-        return evaluate_unpaired(G, n=n, seed=seed, data_dir=data_dir, classifier=classifier)
-    if "translate" in G.extras and find_task(cfg.task) is not None:  # a paired image-to-image run: its own scores
-        if cas or inception or parzen:
-            raise ConfigError("--cas, --inception and --parzen score generators of noise; this run translates "
-                              "images (its scores: accuracy, fid, l1, psnr, ssim and the task's own)")
-        from .paired import evaluate_translation as evaluate_paired
-
-        return evaluate_paired(G, n=n, seed=seed, data_dir=data_dir)
+            raise ConfigError(f"--cas, --inception and --parzen score generators of noise; a {cfg.method} run "
+                              "translates images and is scored on its translations (drop them)")
+        return method.scores(G, n=n, seed=seed, data_dir=data_dir, classifier=classifier)
     if parzen and name not in IMAGE_DATASETS:
         raise ConfigError(f"--parzen follows the MNIST protocol ({', '.join(IMAGE_DATASETS)}); this run trained "
                           f"on {name!r}")

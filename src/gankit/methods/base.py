@@ -151,6 +151,9 @@ class Method:
     inference: ClassVar[dict[str, str]] = {}
     #: defaults for the recipe fields (gankit.recipes) this method trains best with; explicit settings win
     recipe: ClassVar[dict[str, Any]] = {}
+    #: whether `gankit evaluate` scores this method's runs with `scores` (translators: held-out inputs against their
+    #: targets) instead of as a generator of noise (FID of samples, CAS, Parzen, Inception)
+    own_scores: ClassVar[bool] = False
 
     def __init__(self, cfg: TrainConfig, data: Dataset, parts: Parts | None = None) -> None:
         self.cfg = cfg
@@ -191,6 +194,13 @@ class Method:
 
     def loss(self, phase: Phase, batch: Batch | None, ctx: StepContext) -> Tensor:
         """The scalar that `phase.optimizer` minimises in this repeat of `phase`."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ evaluation
+    @classmethod
+    def scores(cls, G: Any, *, n: int | None, seed: int, data_dir: str | None,
+               classifier: Any = None) -> dict[str, Any]:
+        """The scores of a loaded run `G` (gankit.load) when `own_scores` is set, with their protocol."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ sampling

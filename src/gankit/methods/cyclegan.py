@@ -57,6 +57,15 @@ class CycleGAN(Method):
     recipe: ClassVar[dict[str, Any]] = {"batch_size": 16, "lr_g": 2e-4, "lr_d": 2e-4, "beta2": 0.999, "width": 16,
                                         "d_width": 16, "ema": 0.0, "steps": 4000}
 
+    own_scores: ClassVar[bool] = True  # cycle error, classified translations, FID to the target domain
+
+    @classmethod
+    def scores(cls, G: Any, *, n: int | None, seed: int, data_dir: str | None,
+               classifier: Any = None) -> dict[str, Any]:
+        from ..evaluation.unpaired import evaluate_translation
+
+        return evaluate_translation(G, n=n, seed=seed, data_dir=data_dir, classifier=classifier)
+
     def __init__(self, cfg: TrainConfig, data: Any, parts: Any = None) -> None:
         super().__init__(cfg, data, parts)
         _refuse(cfg, data, self.parts)

@@ -47,10 +47,18 @@ class Pix2Pix(Method):
     name = "pix2pix"
     ema_of: ClassVar[str | None] = None  # G is a regression network: its own weights translate
     inference: ClassVar[dict[str, str]] = {"translate": "G"}
+    own_scores: ClassVar[bool] = True  # accuracy, FID, L1, PSNR, SSIM and the task's own on held-out inputs
     # Isola et al.'s optimiser (Adam 2e-4, betas 0.5/0.999) and lambda = 100; batches of 32 instead of 1 (their
     # batch-1 runs on 256x256 images; 28x28 images are cheap) with batch norm in both networks
     recipe: ClassVar[dict[str, Any]] = {"batch_size": 32, "lr_g": 2e-4, "lr_d": 2e-4, "beta2": 0.999, "ema": 0.0,
                                         "width": 32, "d_width": 32, "steps": 3000, "d_steps": 1}
+
+    @classmethod
+    def scores(cls, G: Any, *, n: int | None, seed: int, data_dir: str | None,
+               classifier: Any = None) -> dict[str, Any]:
+        from ..evaluation.paired import evaluate_translation
+
+        return evaluate_translation(G, n=n, seed=seed, data_dir=data_dir)
 
     def __init__(self, cfg: TrainConfig, data: Any, parts: Any = None) -> None:
         super().__init__(cfg, data, parts)
