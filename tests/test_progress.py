@@ -59,3 +59,25 @@ def test_classifier_training_counts_every_batch(monkeypatch):
 def test_long_verbs_take_no_progress(verb):
     args = build_parser().parse_args([*verb, "--no-progress"])
     assert args.no_progress is True
+
+
+@pytest.mark.parametrize("terminal,flags,drawn", [(True, [], True), (True, ["--no-progress"], False),
+                                                  (False, [], False)])
+def test_main_draws_bars_for_long_verbs_only_on_a_terminal(monkeypatch, terminal, flags, drawn):
+    import gankit.cli as cli
+
+    seen: list[bool] = []
+    monkeypatch.setattr(progress, "on_terminal", lambda: terminal)
+    monkeypatch.setattr("gankit.evaluation.commands.cmd_evaluate", lambda args: seen.append(progress.enabled()))
+    parser = cli.build_parser()  # built after the patch, so the verb calls the stand-in
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    assert cli.main(["evaluate", "--real", "--dataset", "mnist5k", *flags]) == 0
+    assert seen == [drawn]
+
+
+def test_train_draws_only_its_own_bar(monkeypatch):
+    import gankit.cli as cli
+
+    monkeypatch.setattr(progress, "on_terminal", lambda: True)
+    args = cli.build_parser().parse_args(["train", "--steps", "1"])
+    assert not getattr(args, "draws_bars", False)  # train's bar is its config's `progress`

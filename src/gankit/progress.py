@@ -69,6 +69,8 @@ def bar(total: int, desc: str, unit: str = "it") -> Any:
 
 
 def add_flag(parser: Any) -> None:
-    """The --no-progress flag of a long verb (the CLI reads it in gankit.cli.main)."""
+    """Mark a long verb as one whose library code may draw bars, with its --no-progress flag (gankit.cli.main
+    reads both: `draws_bars` set here, `no_progress` given by the user)."""
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (none is drawn anyway when "
                         "stderr is not a terminal)")
+    parser.set_defaults(draws_bars=True)

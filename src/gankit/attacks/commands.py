@@ -75,7 +75,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from .config import AttackConfig
     from .run import format_table, run_attack
 
-    settings = {k: v for k, v in vars(args).items() if k not in ("func", "verb", "no_progress")}
+    settings = {k: v for k, v in vars(args).items() if k not in ("func", "verb", "no_progress", "draws_bars")}
     if settings["out"] is None:
         settings["out"] = f"runs/attack-{args.dataset}-{args.attack}"
     cfg = AttackConfig(**settings)  # validates every flag before any data or network is loaded

@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # long verbs draw progress bars on a terminal unless told not to (train has its own, in its config)
-    bars = args.verb != "train" and not getattr(args, "no_progress", False) and progress.on_terminal()
+    # the long verbs (progress.add_flag) draw bars on a terminal unless told not to; train draws its own
+    bars = getattr(args, "draws_bars", False) and not args.no_progress and progress.on_terminal()
     try:
         with progress.shown(bars):
             return int(args.func(args) or 0)
