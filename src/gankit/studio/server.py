@@ -186,7 +186,10 @@ def create_app(runs: str | Path, *, allowed_hosts: list[str] | None = None, lab:
         yield
         runner.close()
 
-    routes = [Route(path, page(name)) for path, name in PAGES.items()]
+    def no_icon(request: Request) -> Response:
+        return Response(status_code=204)
+
+    routes = [Route(path, page(name)) for path, name in PAGES.items()] + [Route("/favicon.ico", no_icon)]
     routes += [
         Route("/api/lab/options", lab_options), Route("/api/lab/state", lab_state),
         Route("/api/lab/start", lab_start, methods=["POST"]), Route("/api/lab/pause", lab_pause, methods=["POST"]),

@@ -19,6 +19,7 @@ function markNav(page) {
 function fmt(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return "–";
   if (typeof v !== "number") return String(v);
+  if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
   return v.toFixed(a >= 100 ? 0 : a >= 10 ? 2 : 3);

@@ -149,11 +149,9 @@ function drawFindings(findings) {
 }
 
 // ------------------------------------------------------------------ the plane (2-D) or the line (1-D)
-function heatColour(v) {  // 0 (fake) blue -> 0.5 pale -> 1 (real) red
-  const t = v / 255;
-  const a = [49, 130, 189], m = [247, 247, 247], b = [203, 24, 29];
-  const mix = (p, q, s) => p.map((x, i) => Math.round(x + (q[i] - x) * s));
-  return t < 0.5 ? mix(a, m, t * 2) : mix(m, b, (t - 0.5) * 2);
+function heatColour(v) {  // D(x): 0 (calls it fake) pale grey -> 1 (calls it real) green
+  const t = v / 255, lo = [245, 245, 245], hi = [35, 139, 69];
+  return lo.map((x, i) => Math.round(x + (hi[i] - x) * t));
 }
 
 const heatBuf = document.createElement("canvas");

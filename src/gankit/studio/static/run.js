@@ -17,14 +17,16 @@ class RunPanel {
     this.stepLabel = el("span", { class: "hint" });
     this.img = el("img", { class: "sample-img", alt: "sample grid" });
     box.append(el("h2", {}, "Samples over training"), this.slider, this.stepLabel, el("br"), this.img);
-    this.root.appendChild(box);
+    const body = el("div", { class: "run-body" }), curves = el("div");
+    body.append(box, curves);
+    this.root.appendChild(body);
     this.slider.addEventListener("input", () => this.showSample());
     this.lossCanvas = el("canvas", { class: "chart loss-chart", width: "440", height: "170" });
     this.dCanvas = el("canvas", { class: "chart d-chart", width: "440", height: "170" });
     this.pick = el("select", { class: "curve-pick" });
     this.anyCanvas = el("canvas", { class: "chart any-chart", width: "440", height: "150" });
-    this.root.append(el("h2", {}, "Curves"), this.lossCanvas, this.dCanvas, el("span", { class: "hint" }, "other curve: "),
-                     this.pick, this.anyCanvas);
+    curves.append(el("h2", {}, "Curves"), this.lossCanvas, this.dCanvas, el("span", { class: "hint" }, "other curve: "),
+                  this.pick, this.anyCanvas);
     this.loss = new LineChart(this.lossCanvas, [{ key: "Loss/D", label: "D loss", color: "#1f77b4" },
                                                 { key: "Loss/G", label: "G loss", color: "#d62728" }], "losses");
     this.d = new LineChart(this.dCanvas, [{ key: "D/real", label: "D(x)", color: "#1f77b4" },
