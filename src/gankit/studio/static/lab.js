@@ -176,8 +176,8 @@ function draw2d(f) {
   const c = $("arrows"), g = c.getContext("2d"), W = c.width, lim = f.lim;
   const X = (x) => (x + lim) / (2 * lim) * W, Y = (y) => (lim - y) / (2 * lim) * W;
   g.clearRect(0, 0, W, W);
-  dots(g, f.real, X, Y, "rgba(31,119,180,.55)", 2);
   dots(g, f.fake, X, Y, "rgba(214,39,40,.8)", 2.2);
+  dots(g, f.real, X, Y, "rgba(31,119,180,.6)", 2.4);
   if (S.points.length) dots(g, S.points, X, Y, "rgba(0,0,0,.9)", 3);
   let maxLen = 1e-12;
   for (const a of f.arrows) maxLen = Math.max(maxLen, Math.hypot(a[2], a[3]));
