@@ -14,6 +14,7 @@ Drawing (D over a grid, G's gradient on its samples) runs on the copy, outside t
 
 from __future__ import annotations
 
+import base64
 import math
 import threading
 import time
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
+import numpy as np
 from torch import Tensor
 
 from ..data import TOY_MODES, gaussian1d_params, load_dataset
@@ -45,9 +47,10 @@ MAX_STEPS = 1_000_000  # the thread pauses itself here: a forgotten tab does not
 LOG_EVERY = 25  # steps per history row (and per health-monitor update)
 HISTORY_ROWS = 4000
 EVAL_N = 2500  # samples for the mode protocol (VEEGAN / PacGAN use 2,500)
-VIEW_N = 600  # real and generated points drawn on the canvas
-ARROWS = 120  # generated points that carry G's gradient arrow
-HEAT = 48  # D is drawn on a HEAT x HEAT grid (2-D) or 4 * HEAT points (1-D)
+VIEW_N = 500  # real and generated points drawn on the canvas
+ARROWS = 100  # generated points that carry G's gradient arrow
+HEAT = 40  # D is drawn on a HEAT x HEAT grid (2-D) or 4 * HEAT points (1-D)
+FRAME_EVERY_S = 0.1  # at most this often a new frame is drawn; requests in between get the last one
 DRAWN_STD = 0.05  # drawn points become a mixture of small Gaussians at the points
 
 
@@ -266,7 +269,8 @@ class LabTrainer:
                 "history": list(self.history), "findings": list(self.findings)}
 
     def render(self, snap: dict[str, Any]) -> dict[str, Any]:
-        """Samples, D over the plane (or line), G's gradient on its samples: everything the lab page draws."""
+        """Generated samples, D over the plane (or line), G's gradient on its samples: what the lab page redraws.
+        The real points do not change between resets: `real_points` gives them once."""
         net, loss = self.net, snap["loss"]
         with torch.no_grad():
             fake = net.G(self.eval_z[:, :VIEW_N], snap["g"])[0]  # [VIEW_N, dim]
@@ -280,9 +284,11 @@ class LabTrainer:
             out.update(self._render_1d(snap, real, fake))
         else:
             out.update(self._render_2d(snap, real, fake))
-        out["arrows"] = [[round(float(a), 4) for a in p] + [float(v) for v in g]
-                         for p, g in zip(fake[:ARROWS].tolist(), push.tolist())]
+        out["arrows"] = np.concatenate([_np(fake[:ARROWS], 3), push.numpy().astype(np.float64)], 1).tolist()
         return out
+
+    def real_points(self) -> list[list[float]]:
+        return _rounded(self.view_real)
 
     def _d_values(self, pts: Tensor, d: list[Tensor], probabilistic: bool) -> Tensor:
         """D at each point [M, dim] -> [M]: the probability for cross-entropy losses, else the raw score.
@@ -303,9 +309,9 @@ class LabTrainer:
         grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)  # [HEAT*HEAT, 2]
         v = self._d_values(grid, snap["d"], snap["loss"].probabilistic)
         lo, hi = (0.0, 1.0) if snap["loss"].probabilistic else (float(v.min()), float(v.max()))
-        heat = ((v - lo) / max(hi - lo, 1e-12)).clamp(0, 1).mul(255).round().to(torch.uint8).tolist()
-        return {"lim": lim, "heat": heat, "heat_n": HEAT, "heat_range": [lo, hi],
-                "real": _rounded(real), "fake": _rounded(fake)}
+        heat = ((v - lo) / max(hi - lo, 1e-12)).clamp(0, 1).mul(255).round().to(torch.uint8)
+        return {"lim": lim, "heat": base64.b64encode(heat.numpy().tobytes()).decode(), "heat_n": HEAT,
+                "heat_range": [lo, hi], "fake": _rounded(fake)}  # heat: HEAT*HEAT bytes, row 0 at the top
 
     def _render_1d(self, snap: dict[str, Any], real: Tensor, fake: Tensor) -> dict[str, Any]:
         with torch.no_grad():
@@ -322,7 +328,7 @@ class LabTrainer:
         d_star = t * p_data / (p_data + p_g).clamp_min(1e-300)
         dx = self._d_values(xs.float()[:, None], snap["d"], snap["loss"].probabilistic).double()
         return {"xs": _r(xs), "d": _r(dx), "d_star": _r(d_star), "p_data": _r(p_data), "p_g": _r(p_g),
-                "real": _rounded(real), "fake": _rounded(fake)}
+                "fake": _rounded(fake)}
 
 
 def _kde(samples: Tensor, xs: Tensor) -> Tensor:
@@ -342,14 +348,17 @@ def _view_limit(cfg: LabConfig, real: Tensor) -> float:
     return max(2.5, float(real.abs().max()) * 1.2)
 
 
+def _np(x: Tensor, decimals: int) -> np.ndarray:
+    return np.round(x.detach().numpy().astype(np.float64), decimals)
+
+
 def _r(t: Tensor) -> list[float]:
-    return [round(float(v), 5) for v in t.tolist()]
+    return _np(t, 5).tolist()
 
 
 def _rounded(x: Tensor) -> list[list[float]]:
-    """Points as short JSON: non-finite ones (a diverged G) are dropped."""
-    x = x[torch.isfinite(x).all(1)]
-    return [[round(v, 4) for v in p] for p in x.tolist()]
+    """Points as short JSON (3 decimals: far below a pixel); non-finite ones (a diverged G) are dropped."""
+    return _np(x[torch.isfinite(x).all(1)], 3).tolist()
 
 
 @dataclass
@@ -381,6 +390,9 @@ class LabRunner:
         self._waiting = 0  # requests queued for the lock: the thread yields to them between steps
         self._wake = threading.Event()
         self._closed = False
+        self.resets = 0  # identifies the trainer (and its real data) the page draws
+        self._frame: tuple[float, int, int, LabConfig, dict[str, Any]] | None = None  # time, resets, step, cfg
+        self._frame_lock = threading.Lock()
         self.thread = threading.Thread(target=self._loop, name="gankit-studio-lab", daemon=True)
         self.thread.start()
 
@@ -444,6 +456,7 @@ class LabRunner:
         fresh = LabTrainer(cfg)
         with self._locked():
             self.trainer, self.running, self.error = fresh, False, None
+            self.resets += 1
 
     def update(self, body: Any) -> LabConfig:
         """Change the live settings; the next step trains with them."""
@@ -458,19 +471,38 @@ class LabRunner:
             self.trainer.apply({k: getattr(cfg, k) for k in body})
             return self.trainer.cfg
 
-    def state(self, since: int = -1) -> dict[str, Any]:
-        """The page's frame: status, settings, new history rows (step > since), findings and the drawing."""
+    def status(self) -> dict[str, Any]:
+        """Running or not, the trainer's step, the steps trained since the server started and the current rate."""
         with self._locked():
-            trainer = self.trainer
+            return {"running": self.running, "step": self.trainer.step_count, "total_steps": self.total_steps,
+                    "steps_per_s": round(self.speed.rate, 1) if self.running else 0.0, "error": self.error}
+
+    def state(self, since: int = -1, real: bool = False) -> dict[str, Any]:
+        """The page's frame: status, settings, new history rows (step > since), findings and the drawing (with
+        the real points when `real`). Drawing costs about a training step, so a frame is drawn at most every
+        FRAME_EVERY_S; requests in between get the last one."""
+        with self._locked():
+            trainer, resets = self.trainer, self.resets
             snap = trainer.snapshot()
             status = {"running": self.running, "step": trainer.step_count, "steps_per_s": round(self.speed.rate, 1)
-                      if self.running else 0.0, "error": self.error}
+                      if self.running else 0.0, "error": self.error, "data_id": resets}
+        with self._frame_lock:  # one drawing at a time; concurrent pollers share it
+            cached = self._frame
+            if (cached is not None and cached[1] == resets and cached[3] == snap["cfg"]
+                    and (cached[2] == snap["step"] or time.monotonic() - cached[0] < FRAME_EVERY_S)):
+                frame = cached[4]
+            else:
+                frame = trainer.render(snap)
+                self._frame = (time.monotonic(), resets, snap["step"], snap["cfg"], frame)
         cfg = snap["cfg"]
         settings = asdict(cfg)
         settings.pop("points")
-        return {"status": status, "settings": settings, "n_points": len(cfg.points),
-                "quality": snap["quality"], "history": [r for r in snap["history"] if r["step"] > since],
-                "findings": snap["findings"][-50:], "frame": trainer.render(snap)}
+        out = {"status": status, "settings": settings, "n_points": len(cfg.points), "quality": snap["quality"],
+               "history": [r for r in snap["history"] if r["step"] > since], "findings": snap["findings"][-50:],
+               "frame": frame}
+        if real:
+            out["real"] = trainer.real_points()
+        return out
 
     def close(self) -> None:
         self._closed = True

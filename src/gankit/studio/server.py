@@ -111,7 +111,10 @@ def create_app(runs: str | Path, *, allowed_hosts: list[str] | None = None, lab:
 
     def lab_state(request: Request) -> Response:
         since = bounded_int(request.query_params.get("since", "-1"), "since", -1, 10**9)
-        return JSONResponse(runner.state(since))
+        return JSONResponse(runner.state(since, real=request.query_params.get("real", "") == "1"))
+
+    def lab_status(request: Request) -> Response:  # the counters alone, without drawing a frame
+        return JSONResponse(runner.status())
 
     async def lab_start(request: Request) -> Response:
         await _body(request)
@@ -192,6 +195,7 @@ def create_app(runs: str | Path, *, allowed_hosts: list[str] | None = None, lab:
     routes = [Route(path, page(name)) for path, name in PAGES.items()] + [Route("/favicon.ico", no_icon)]
     routes += [
         Route("/api/lab/options", lab_options), Route("/api/lab/state", lab_state),
+        Route("/api/lab/status", lab_status),
         Route("/api/lab/start", lab_start, methods=["POST"]), Route("/api/lab/pause", lab_pause, methods=["POST"]),
         Route("/api/lab/step", lab_step, methods=["POST"]), Route("/api/lab/reset", lab_reset, methods=["POST"]),
         Route("/api/lab/params", lab_params, methods=["POST"]),
