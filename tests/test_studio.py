@@ -102,8 +102,8 @@ def test_lab_start_pause_step_reset(client):
     assert "modes" in state["quality"] and 0.0 <= state["quality"]["hq"] <= 1.0
     frame = state["frame"]
     assert frame["dim"] == 2 and len(base64.b64decode(frame["heat"])) == frame["heat_n"] ** 2
-    assert len(frame["arrows"]) == 100 and len(frame["arrows"][0]) == 4 and len(frame["fake"]) == 500
-    assert "real" not in state and len(client.get("/api/lab/state?real=1").json()["real"]) == 500
+    assert len(frame["arrows"]) == 80 and len(frame["arrows"][0]) == 4 and len(frame["fake"]) == 400
+    assert "real" not in state and len(client.get("/api/lab/state?real=1").json()["real"]) == 400
     assert client.get("/api/lab/state?since=25").json()["history"][0]["step"] == 50  # only rows after `since`
     assert client.post("/api/lab/reset", json={"dataset": "gaussian1d", "lr_d": 2e-4}).json() == {"ok": True}
     state = client.get("/api/lab/state").json()
@@ -214,7 +214,7 @@ def test_body_size_type_and_syntax_are_checked(client):
 def test_an_internal_error_is_json_without_traceback_and_the_lab_keeps_training(client, monkeypatch):
     runner = client.app_state.lab
     client.post("/api/lab/start", json={})
-    monkeypatch.setattr(runner, "state", lambda since=-1, real=False: 1 / 0)
+    monkeypatch.setattr(runner, "state_json", lambda since=-1, real=False: 1 / 0)
     assert "internal error (ZeroDivisionError)" in _error(client.get("/api/lab/state"), 500)
     step = runner.trainer.step_count
     _wait(lambda: runner.trainer.step_count > step)

@@ -15,6 +15,7 @@ Drawing (D over a grid, G's gradient on its samples) runs on the copy, outside t
 from __future__ import annotations
 
 import base64
+import json
 import math
 import threading
 import time
@@ -47,10 +48,11 @@ MAX_STEPS = 1_000_000  # the thread pauses itself here: a forgotten tab does not
 LOG_EVERY = 25  # steps per history row (and per health-monitor update)
 HISTORY_ROWS = 4000
 EVAL_N = 2500  # samples for the mode protocol (VEEGAN / PacGAN use 2,500)
-VIEW_N = 500  # real and generated points drawn on the canvas
-ARROWS = 100  # generated points that carry G's gradient arrow
-HEAT = 40  # D is drawn on a HEAT x HEAT grid (2-D) or 4 * HEAT points (1-D)
-FRAME_EVERY_S = 0.1  # at most this often a new frame is drawn; requests in between get the last one
+VIEW_N = 400  # real and generated points drawn on the canvas
+ARROWS = 80  # generated points that carry G's gradient arrow
+HEAT = 32  # D is drawn on a HEAT x HEAT grid (the page smooths it; 2-D) or 6 * HEAT points (1-D)
+FRAME_EVERY_S = 0.14  # a watched lab draws a frame this often while it trains (about 7 a second)
+WATCH_S = 2.0  # ... for this long after the last poll
 DRAWN_STD = 0.05  # drawn points become a mixture of small Gaussians at the points
 
 
@@ -242,7 +244,8 @@ class LabTrainer:
             x = self.net.G(self.eval_z)[0]  # [EVAL_N, dim]
         self.quality = self._quality(x)
         row.update({f"Eval/{k}": v for k, v in self.quality.items()})
-        self.history.append(row)
+        # the page gets JSON, which has no NaN: a diverged value is shown as a gap (the monitor sees the NaN)
+        self.history.append({k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in row.items()})
         for finding in self.monitor.update(row):
             self.findings.append(finding.event())
         del self.findings[:-200]
@@ -284,7 +287,8 @@ class LabTrainer:
             out.update(self._render_1d(snap, real, fake))
         else:
             out.update(self._render_2d(snap, real, fake))
-        out["arrows"] = np.concatenate([_np(fake[:ARROWS], 3), push.numpy().astype(np.float64)], 1).tolist()
+        ok = torch.isfinite(fake[:ARROWS]).all(1) & torch.isfinite(push).all(1)
+        out["arrows"] = np.concatenate([_np(fake[:ARROWS][ok], 3), _np(push[ok], 8)], 1).tolist()
         return out
 
     def real_points(self) -> list[list[float]]:
@@ -309,6 +313,7 @@ class LabTrainer:
         grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)  # [HEAT*HEAT, 2]
         v = self._d_values(grid, snap["d"], snap["loss"].probabilistic)
         lo, hi = (0.0, 1.0) if snap["loss"].probabilistic else (float(v.min()), float(v.max()))
+        v, lo, hi = torch.nan_to_num(v, nan=0.5), _finite(lo), _finite(hi)
         heat = ((v - lo) / max(hi - lo, 1e-12)).clamp(0, 1).mul(255).round().to(torch.uint8)
         return {"lim": lim, "heat": base64.b64encode(heat.numpy().tobytes()).decode(), "heat_n": HEAT,
                 "heat_range": [lo, hi], "fake": _rounded(fake)}  # heat: HEAT*HEAT bytes, row 0 at the top
@@ -321,7 +326,7 @@ class LabTrainer:
         lo = min(mu - 4 * sigma, float(finite.quantile(0.005)) if len(finite) else mu)
         hi = max(mu + 4 * sigma, float(finite.quantile(0.995)) if len(finite) else mu)
         pad = 0.1 * (hi - lo)
-        xs = torch.linspace(lo - pad, hi + pad, 4 * HEAT, dtype=torch.float64)
+        xs = torch.linspace(lo - pad, hi + pad, 6 * HEAT, dtype=torch.float64)
         p_data = torch.exp(-0.5 * ((xs - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
         p_g = _kde(finite, xs)
         t = 1.0 - snap["cfg"].label_smoothing  # one-sided smoothing: D* = t p_data / (p_data + p_g)
@@ -329,6 +334,10 @@ class LabTrainer:
         dx = self._d_values(xs.float()[:, None], snap["d"], snap["loss"].probabilistic).double()
         return {"xs": _r(xs), "d": _r(dx), "d_star": _r(d_star), "p_data": _r(p_data), "p_g": _r(p_g),
                 "fake": _rounded(fake)}
+
+
+def _finite(v: float) -> float:
+    return v if math.isfinite(v) else 0.0
 
 
 def _kde(samples: Tensor, xs: Tensor) -> Tensor:
@@ -349,7 +358,8 @@ def _view_limit(cfg: LabConfig, real: Tensor) -> float:
 
 
 def _np(x: Tensor, decimals: int) -> np.ndarray:
-    return np.round(x.detach().numpy().astype(np.float64), decimals)
+    """Rounded float64 numbers; NaN becomes 0 and infinities +-1e6 (JSON has neither)."""
+    return np.round(np.nan_to_num(x.detach().numpy().astype(np.float64), nan=0.0, posinf=1e6, neginf=-1e6), decimals)
 
 
 def _r(t: Tensor) -> list[float]:
@@ -391,8 +401,8 @@ class LabRunner:
         self._wake = threading.Event()
         self._closed = False
         self.resets = 0  # identifies the trainer (and its real data) the page draws
-        self._frame: tuple[float, int, int, LabConfig, dict[str, Any]] | None = None  # time, resets, step, cfg
-        self._frame_lock = threading.Lock()
+        self._frame: tuple[float, int, int, LabConfig, bytes] | None = None  # time, resets, step, cfg, JSON
+        self._watched_until = 0.0  # a page polled recently: the thread keeps drawing frames until then
         self.thread = threading.Thread(target=self._loop, name="gankit-studio-lab", daemon=True)
         self.thread.start()
 
@@ -405,6 +415,11 @@ class LabRunner:
             with self.lock:
                 if self.running:
                     self._one_step()
+                    # a watched lab draws its frames here, between steps: drawing in the request's thread would
+                    # make the two threads trade the GIL on every torch call of the step
+                    now = time.monotonic()
+                    if now < self._watched_until and (self._frame is None or now - self._frame[0] >= FRAME_EVERY_S):
+                        self._draw()
             if self._waiting:
                 time.sleep(0.0005)  # a plain lock is not fair: let a waiting request in
 
@@ -477,32 +492,36 @@ class LabRunner:
             return {"running": self.running, "step": self.trainer.step_count, "total_steps": self.total_steps,
                     "steps_per_s": round(self.speed.rate, 1) if self.running else 0.0, "error": self.error}
 
-    def state(self, since: int = -1, real: bool = False) -> dict[str, Any]:
-        """The page's frame: status, settings, new history rows (step > since), findings and the drawing (with
-        the real points when `real`). Drawing costs about a training step, so a frame is drawn at most every
-        FRAME_EVERY_S; requests in between get the last one."""
+    def _draw(self) -> bytes:
+        """Draw the current trainer's frame as JSON bytes and keep it (call with the lock held)."""
+        t = self.trainer
+        frame = json.dumps(t.render(t.snapshot()), separators=(",", ":")).encode()
+        self._frame = (time.monotonic(), self.resets, t.step_count, t.cfg, frame)
+        return frame
+
+    def state_json(self, since: int = -1, real: bool = False) -> bytes:
+        """The page's state as JSON bytes: status, settings, history rows after step `since`, findings, quality,
+        the frame (the real points too when `real`). While training runs, the thread draws a frame every
+        FRAME_EVERY_S for as long as someone polls (WATCH_S) and a request takes the newest; a paused lab's
+        frame is drawn on request, once per step and setting."""
+        self._watched_until = time.monotonic() + WATCH_S
         with self._locked():
-            trainer, resets = self.trainer, self.resets
-            snap = trainer.snapshot()
-            status = {"running": self.running, "step": trainer.step_count, "steps_per_s": round(self.speed.rate, 1)
-                      if self.running else 0.0, "error": self.error, "data_id": resets}
-        with self._frame_lock:  # one drawing at a time; concurrent pollers share it
+            t = self.trainer
             cached = self._frame
-            if (cached is not None and cached[1] == resets and cached[3] == snap["cfg"]
-                    and (cached[2] == snap["step"] or time.monotonic() - cached[0] < FRAME_EVERY_S)):
-                frame = cached[4]
-            else:
-                frame = trainer.render(snap)
-                self._frame = (time.monotonic(), resets, snap["step"], snap["cfg"], frame)
-        cfg = snap["cfg"]
-        settings = asdict(cfg)
-        settings.pop("points")
-        out = {"status": status, "settings": settings, "n_points": len(cfg.points), "quality": snap["quality"],
-               "history": [r for r in snap["history"] if r["step"] > since], "findings": snap["findings"][-50:],
-               "frame": frame}
-        if real:
-            out["real"] = trainer.real_points()
-        return out
+            usable = (cached is not None and cached[1] == self.resets and cached[3] == t.cfg
+                      and (cached[2] == t.step_count or self.running))
+            frame = cached[4] if usable and cached is not None else self._draw()
+            settings = asdict(t.cfg)
+            settings.pop("points")
+            head: dict[str, Any] = {
+                "status": {"running": self.running, "step": t.step_count, "error": self.error, "data_id": self.resets,
+                           "steps_per_s": round(self.speed.rate, 1) if self.running else 0.0},
+                "settings": settings, "n_points": len(t.cfg.points), "quality": dict(t.quality),
+                "history": [r for r in t.history if r["step"] > since], "findings": t.findings[-50:]}
+            if real:
+                head["real"] = t.real_points()
+        text = json.dumps(head, separators=(",", ":")).encode()
+        return text[:-1] + b',"frame":' + frame + b"}"
 
     def close(self) -> None:
         self._closed = True

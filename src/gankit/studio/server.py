@@ -111,7 +111,8 @@ def create_app(runs: str | Path, *, allowed_hosts: list[str] | None = None, lab:
 
     def lab_state(request: Request) -> Response:
         since = bounded_int(request.query_params.get("since", "-1"), "since", -1, 10**9)
-        return JSONResponse(runner.state(since, real=request.query_params.get("real", "") == "1"))
+        body = runner.state_json(since, real=request.query_params.get("real", "") == "1")
+        return Response(body, media_type="application/json")
 
     def lab_status(request: Request) -> Response:  # the counters alone, without drawing a frame
         return JSONResponse(runner.status())

@@ -9,6 +9,7 @@ window.studio = E;
 function query() {
   const q = new URLSearchParams({ run: $("run").value, n: $("n").value, seed: $("seed").value });
   if (E.info.num_classes && $("cls").value !== "") q.set("cls", $("cls").value);
+  if (!E.info.toy) q.set("nrow", String(columns()));
   if (E.info.codes.cat && $("code").value !== "") q.set("code", $("code").value);
   if ($("pin").checked) q.set("z", [...document.querySelectorAll("#sliders input")].map((s) => s.value).join(","));
   const conts = [...document.querySelectorAll("#conts input")];
@@ -100,8 +101,14 @@ async function choose() {
   } catch (e) { showError(e); }
 }
 
-function clickGrid(ev) {  // which tile was clicked: the grid is square-ish, tiles of equal size
-  const img = $("grid"), n = +$("n").value, cols = Math.ceil(Math.sqrt(n));
+function columns() {  // a conditional grid with classes cycled: one class per column
+  const n = Math.max(1, +$("n").value || 1);
+  if (E.info.num_classes && $("cls").value === "" && E.info.num_classes <= 64) return Math.min(E.info.num_classes, n);
+  return Math.ceil(Math.sqrt(n));
+}
+
+function clickGrid(ev) {  // which tile was clicked: tiles of equal size, columns() per row
+  const img = $("grid"), n = +$("n").value, cols = columns();
   const r = img.getBoundingClientRect();
   const col = Math.floor((ev.clientX - r.left) / r.width * cols), row = Math.floor((ev.clientY - r.top) / r.height * Math.ceil(n / cols));
   const idx = Math.min(n - 1, row * cols + col);

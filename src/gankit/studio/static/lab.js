@@ -2,7 +2,7 @@
 // each state it polls: samples, D as a heat map (2-D) or curve beside D* (1-D), G's gradient arrows, curves.
 "use strict";
 
-const S = { since: -1, rows: [], points: [], running: false, frames: 0, fpsT0: performance.now(), fpsN: 0,
+const S = { since: -1, rows: [], points: [], running: false, frames: 0, drawMs: 0, fpsT0: performance.now(), fpsN: 0,
             lim: 3, dim: 2, opts: null };
 window.studio = S;  // the browser tests read S.frames (updates drawn) from here
 
@@ -100,22 +100,34 @@ async function poll() {
 }
 
 function render(st) {
+  const t0 = performance.now();
+  draw(st);
+  S.drawMs += performance.now() - t0;  // time spent drawing, read by bench/studio.py
+}
+
+function draw(st) {
   S.running = st.status.running;
-  $("status").textContent = st.status.error ? "stopped" : (st.status.running ? "training" : "paused");
+  const text = (id, t) => { const e = $(id); if (e.textContent !== t) e.textContent = t; };  // no needless relayout
+  text("status", st.status.error ? "stopped" : (st.status.running ? "training" : "paused"));
   if (st.status.error) showError(st.status.error);
-  $("stepno").textContent = st.status.step;
-  $("speed").textContent = st.status.running ? fmt(st.status.steps_per_s) : "–";
+  text("stepno", String(st.status.step));
+  text("speed", st.status.running ? fmt(st.status.steps_per_s) : "–");
   const q = st.quality || {};
-  $("modes").textContent = q.modes !== undefined ? String(q.modes) : "–";
-  $("hq").textContent = q.hq !== undefined ? (100 * q.hq).toFixed(1) + " %" : "–";
-  $("jsd").textContent = q.JSD !== undefined ? fmt(q.JSD) : "–";
-  for (const k of LIVE) if (document.activeElement !== $(k)) $(k).value = st.settings[k];
-  for (const k of FIXED) if (document.activeElement !== $(k) && !S.touched) $(k).value = st.settings[k];
+  text("modes", q.modes !== undefined ? String(q.modes) : "–");
+  text("hq", q.hq !== undefined ? (100 * q.hq).toFixed(1) + " %" : "–");
+  text("jsd", q.JSD !== undefined ? fmt(q.JSD) : "–");
+  const value = (k) => { if (document.activeElement !== $(k) && $(k).value !== String(st.settings[k])) $(k).value = st.settings[k]; };
+  for (const k of LIVE) value(k);
+  if (!S.touched) for (const k of FIXED) value(k);
   const changed = st.status.step !== S.lastStep || !st.status.running;
   S.last = st.frame; S.dim = st.frame.dim; S.lastStep = st.status.step;
   drawFrame(st.frame);
-  drawCurves();
-  drawFindings(st.findings);
+  // curves and findings change once per logged row (every 25 steps): redrawn only then, which spares the
+  // browser a relayout and three chart repaints on most updates
+  const rowsKey = S.rows.length + ":" + (S.rows.length ? S.rows[S.rows.length - 1].step : -1);
+  if (rowsKey !== S.rowsKey) { S.rowsKey = rowsKey; drawCurves(); }
+  const findKey = st.findings.length + ":" + (st.findings.length ? st.findings[st.findings.length - 1].step : -1);
+  if (findKey !== S.findKey) { S.findKey = findKey; drawFindings(st.findings); }
   if (changed) { S.frames += 1; S.fpsN += 1; }  // updates that show a new step (or a new frame while paused)
   const now = performance.now();
   if (now - S.fpsT0 >= 1000) { $("ups").textContent = (S.fpsN * 1000 / (now - S.fpsT0)).toFixed(1); S.fpsT0 = now; S.fpsN = 0; }
@@ -131,13 +143,16 @@ function drawCurves() {
                                             { key: "Score/fake", label: "score fake", color: "#fc9272" }], "D's outputs");
     charts.q = new LineChart($("q-chart"), [{ key: "Eval/modes", label: "modes", color: "#2ca02c" },
                                             { key: "Eval/JSD", label: "JSD", color: "#9467bd" }], "quality");
+    charts.dAll = charts.d.series; charts.qAll = charts.q.series;
   }
   const cols = { step: S.rows.map((r) => r.step) };
   for (const k of ["Loss/D", "Loss/G", "D/real", "D/fake", "Score/real", "Score/fake", "Eval/modes", "Eval/JSD"]) {
     cols[k] = S.rows.map((r) => (r[k] === undefined ? null : r[k]));
   }
-  const prob = S.rows.some((r) => r["D/real"] !== undefined);
-  if (prob) { cols["Score/real"] = cols["Score/real"].map(() => null); cols["Score/fake"] = cols["Score/fake"].map(() => null); }
+  // show the series this run logs: D's probabilities (cross-entropy losses) or its raw scores; modes or JSD
+  const has = (k) => S.rows.some((r) => r[k] !== undefined);
+  charts.d.series = charts.dAll.filter((x) => has("D/real") ? x.key.startsWith("D/") : x.key.startsWith("Score/"));
+  charts.q.series = charts.qAll.filter((x) => has(x.key));
   charts.loss.setData(cols); charts.d.setData(cols); charts.q.setData(cols);
 }
 
