@@ -94,7 +94,7 @@ async function poll() {
     if (S.rows.length) S.since = S.rows[S.rows.length - 1].step;
     if (st.status.step === 0) S.rows = [];
     render(st);
-    delay = st.status.running ? 80 : 400;
+    delay = st.status.running ? 70 : 400;
   } catch (e) { showError(e); delay = 1500; }
   setTimeout(poll, delay);
 }
@@ -119,9 +119,11 @@ function draw(st) {
   const value = (k) => { if (document.activeElement !== $(k) && $(k).value !== String(st.settings[k])) $(k).value = st.settings[k]; };
   for (const k of LIVE) value(k);
   if (!S.touched) for (const k of FIXED) value(k);
-  const changed = st.status.step !== S.lastStep || !st.status.running;
-  S.last = st.frame; S.dim = st.frame.dim; S.lastStep = st.status.step;
-  drawFrame(st.frame);
+  // a poll between two of the trainer's frames gets the same frame again: nothing new to draw
+  const key = st.status.data_id + ":" + st.status.frame_step + ":" + JSON.stringify(st.settings);
+  const changed = key !== S.frameKey || !S.last;
+  S.last = st.frame; S.dim = st.frame.dim; S.frameKey = key;
+  if (changed) drawFrame(st.frame);
   // curves and findings change once per logged row (every 25 steps): redrawn only then, which spares the
   // browser a relayout and three chart repaints on most updates
   const rowsKey = S.rows.length + ":" + (S.rows.length ? S.rows[S.rows.length - 1].step : -1);
