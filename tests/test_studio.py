@@ -373,6 +373,16 @@ def test_studio_verb_refuses_bad_flags_in_one_line(capsys, tmp_path):
     refused(capsys, ["studio", "--runs", str(tmp_path), "--port", "70000"], "--port")
 
 
+def test_studio_verb_refuses_a_port_in_use_in_one_line(capsys, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        refused(capsys, ["studio", "--runs", str(tmp_path), "--port", str(s.getsockname()[1])], "--port",
+                "cannot listen there")
+
+
 def test_studio_verb_without_the_extra_names_the_install_command(capsys, tmp_path, monkeypatch):
     import importlib.util
 

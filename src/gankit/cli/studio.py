@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ def cmd_studio(args: argparse.Namespace) -> int:
     runs = Path(args.runs)
     if not runs.is_dir():
         raise ConfigError(f"--runs {shown(args.runs)} is not a folder")
+    _check_listen(args.host, args.port)
     import uvicorn
 
     from ..studio.server import create_app
@@ -47,8 +49,19 @@ def cmd_studio(args: argparse.Namespace) -> int:
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"gankit studio: http://{shown_host}:{args.port}/ (runs from {shown(str(runs.resolve()))}; Ctrl-C stops)",
           flush=True)
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    except OSError as e:
-        raise ConfigError(f"--host {shown(args.host)} --port {args.port}: cannot listen ({e.strerror or e})") from None
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Refuse, in one line, an address this machine cannot listen on (a port in use, an unknown host): uvicorn
+    would log it over several lines and exit 1."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, addr = infos[0]
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(addr)
+    except OSError as e:
+        raise ConfigError(f"--host {shown(host)} --port {port}: cannot listen there "
+                          f"({getattr(e, 'strerror', None) or e})") from None
