@@ -530,6 +530,23 @@ def t_translate(files: list[str], data: list[Any]) -> str:
     return md(head, rows) + notes
 
 
+def t_studio(files: list[str], data: list[Any]) -> str:
+    d = data[0]
+    rows = []
+    for w in d["windows"]:
+        page = w["condition"] == "page open"
+        rows.append([str(w["round"]), w["condition"], f"{w['seconds']:.0f}", f"{w['steps_per_s']:.1f}",
+                     f"{w['updates_per_s']:.1f}" if page else "–",
+                     f"{w['js_draw_ms_per_update']:.1f}" if page else "–", f"{w['server_cpu']:.2f}",
+                     f"{w['browser_cpu']:.2f}" if page else "–", f"{w['load_avg_1m']:.1f}"])
+    s = d["summary"]
+    rows.append(["mean", "", "", f"{s['steps_per_s_no_client']:.1f} → {s['steps_per_s_page_open']:.1f} "
+                 f"({_pct(s['slowdown'])} slower)", f"{s['updates_per_s']:.1f}", "", "", f"{s['browser_cpu_cores']:.2f}",
+                 ""])
+    return md(["round", "page", "s", "training steps/s", "page updates/s", "JS draw ms/update", "server CPU (cores)",
+               "browser CPU (cores)", "load avg"], rows)
+
+
 TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[str], list[Any]], str]]] = {
     "floors": (["floors.json"], load, t_floors),
     "quality": (["quality-mnist.json", "quality-mnist-cond.json"], load, t_quality),
@@ -541,6 +558,7 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "thin-layers-per-layer": (["bench-thin-layers-per-layer.json"], load, t_thin_layers_per_layer),
     "breakdown": (["bench-breakdown-dispatch-b64.json", "bench-breakdown-dispatch-b128.json"], load, t_breakdown),
     "memory": (["memory.json"], load, t_memory),
+    "studio": (["studio.json"], load, t_studio),
     "parzen": (["parzen.json"], load, t_parzen),
     "zoo": (list(ZOO), load, t_zoo),
     "acgan-ablation": (["zoo-acgan-ablation.json"], load, t_acgan_ablation),

@@ -29,6 +29,7 @@ VERBS: tuple[str, ...] = (
     "gankit.attacks.commands",  # attack
     "gankit.health.doctor",  # doctor
     "gankit.cli.export",  # export
+    "gankit.cli.studio",  # studio
 )
 
 
