@@ -32,6 +32,8 @@ def _add_sample(sub: Any) -> None:
     p.add_argument("--no-ema", action="store_true", help="use the raw G instead of its EMA copy")
     p.add_argument("--npy", help="also save the raw samples as a .npy array")
     p.add_argument("--length", type=int, help="steps per sequence (recurrent runs): must be the run's own")
+    p.add_argument("--text", action="append", metavar="CAPTION", help="text-to-image runs: draw --n images of this "
+                   "caption, one grid row each, e.g. \"a thin two\" (repeatable)")
     p.set_defaults(func=cmd_sample)
 
 
@@ -50,7 +52,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
         from ..methods.rgan import check_length
 
         check_length(G, args.length)
-    x = G.sample(args.n, labels=args.klass, code=args.code, seed=args.seed)
+    if args.text:
+        from ..methods.text2image import sample_text
+
+        if args.klass is not None or args.code is not None:
+            raise ConfigError("--text says what to draw; drop --class / --code")
+
+        x = sample_text(G, args.text, args.n, seed=args.seed)  # caption after caption, n each
+        args.nrow = args.nrow or args.n
+        args.n = len(x)
+    else:
+        x = G.sample(args.n, labels=args.klass, code=args.code, seed=args.seed)
     from ..viz.samples import save_samples
 
     save_samples(x, out, nrow=args.nrow)
