@@ -70,6 +70,7 @@ def test_captions_and_tokens():
     assert C.caption("mnist", 2, {"thickness": 0, "slant": 2}, {"slant": False}) == "a thin two"
     assert C.caption("fashion-mnist", 9, {"darkness": 0}) == "a dark ankle boot"
     assert C.caption("fashion-mnist", 9, {"darkness": 1}) == "an ankle boot"
+    assert C.caption("mnist", 1, {"thickness": 1, "slant": 1}, {"slant": False}) == "a one"
     t = C.tokenize(["a thin two", "an ankle boot"])
     assert t.shape == (2, C.MAX_WORDS) and t[0, 3:].eq(0).all() and t[0, 2] == C.WORD_ID["two"]
     with pytest.raises(ConfigError, match="'purple', 'dragon'"):

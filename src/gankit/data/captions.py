@@ -35,6 +35,7 @@ VOCAB: tuple[str, ...] = ("<pad>", "a", "an", "thin", "thick", "slanting", "left
                           "shirt", "sneaker", "bag", "ankle", "boot")
 WORD_ID = {w: i for i, w in enumerate(VOCAB)}
 MAX_WORDS = 6  # "a thick seven slanting right": 5 words
+AN_WORDS = ("eight", "ankle boot")  # the first words that take "an" ("a one": by sound, not by letter)
 KEEP = 0.7  # chance that a training caption names each attribute
 #: (low, high) terciles of each attribute on the training split (see the module's docstring)
 #: (MNIST: stroke width 2.0-9.1 px, shear -1.2-1.9; Fashion-MNIST: object intensity 0.14-0.92)
@@ -115,7 +116,7 @@ def caption(fam: str, label: int, levels: dict[str, int], keep: dict[str, bool] 
     else:
         dark = DARKNESS_WORDS[levels["darkness"]] if keep.get("darkness", True) else None
         words = [w for w in (dark, GARMENTS[label]) if w]
-    article = "an" if words[0][0] in "aeiou" else "a"
+    article = "an" if words[0] in AN_WORDS else "a"
     return " ".join([article, *words])
 
 
