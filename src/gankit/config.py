@@ -116,7 +116,8 @@ class TrainConfig:
     # gankit.models.spectral). --model sagan has it in G and D anyway
     spectral_norm: bool = False
     # the recurrent cell of the sequence networks (--method rgan; gankit.models.recurrent): gru or lstm. gru by
-    # default: on sines, 500 steps, width 64, one layer, seed 0, dominant-frequency W1 1.3 cycles against 4.0 for lstm
+    # default: on sines (seed 0, width 64, one layer, Adam 1e-3) its series' dominant-frequency W1 to real ones was
+    # 1.3 cycles after 500 steps, the lstm's 2.7 after 600
     rnn_cell: str = "gru"
     # semi-supervised methods (--method sgan): labelled examples kept per class, drawn with `seed`; the other
     # examples train as unlabelled data. 0: not semi-supervised

@@ -51,16 +51,17 @@ def check_length(G: Any, length: int) -> None:
     """A one-line refusal when `length` is not the number of steps the run generates (fixed by its latent size)."""
     steps = sequence_length(G)
     if length != steps:
+        how = (f"train a run on series of that length (--toy-option length={length})" if len(G.data_shape) == 1
+               else "its images are read as one step per row")
         raise ConfigError(f"this run generates sequences of {steps} steps (its latent holds {steps} steps of "
-                          f"noise); a length of {length} is not offered: train a run on series of that length "
-                          f"(--toy-option length={length})")
+                          f"noise); a length of {length} is not offered: {how}")
 
 
 class RGAN(GAN):
     name = "rgan"
-    # About Esteban et al.'s scale (one recurrent layer of 100 units, a latent of 5 per step). Measured on sines,
-    # seed 0, 500-600 steps: one layer of 64 units runs ~8 it/s on one CPU thread against ~2.5 for two of 128, and
-    # reached about the same distances; 8,000 steps fill about 20 minutes there
+    # About Esteban et al.'s scale (one recurrent layer of 100 units, a latent of 5 per step). On sines, one CPU
+    # thread: one layer of 64 units ran ~10 it/s, two of 128 ~3 it/s; on a CPU shared with other jobs the short
+    # benchmark ran 800 steps in ~4 minutes, so 8,000 steps take 20-40 minutes
     recipe: ClassVar[dict[str, Any]] = {"z_dim": 8, "width": 64, "d_width": 64, "depth": 1, "batch_size": 64,
                                         "steps": 8000, "d_steps": 1, "lr_g": 1e-3, "lr_d": 1e-3, "beta2": 0.999,
                                         "ema": 0.999, "r1": 0.0, "mode_seeking": 0.0}
