@@ -158,6 +158,7 @@ RESUME_VARIANTS = {
     "bigan": ("--method", "bigan"),
     "cyclegan": ("--method", "cyclegan", "--loss", "lsgan"),  # its own unpaired batches from the training stream
     "pix2pix": ("--task", "inpaint"),  # its holes are drawn from the checkpointed stream
+    "rgan": ("--method", "rgan", "--dataset", "sines", "--conditional"),  # recurrent G and D on 1-D series
 }
 
 

@@ -31,6 +31,9 @@ def _add_sample(sub: Any) -> None:
     p.add_argument("--nrow", type=int, help="images per grid row (default: square)")
     p.add_argument("--no-ema", action="store_true", help="use the raw G instead of its EMA copy")
     p.add_argument("--npy", help="also save the raw samples as a .npy array")
+    p.add_argument("--length", type=int, help="steps per sequence (recurrent runs): must be the run's own")
+    p.add_argument("--text", action="append", metavar="CAPTION", help="text-to-image runs: draw --n images of this "
+                   "caption, one grid row each, e.g. \"a thin two\" (repeatable)")
     p.set_defaults(func=cmd_sample)
 
 
@@ -45,7 +48,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out-dir {shown(args.out_dir)}: is a file, not a folder")
     out = _output(args.out, "--out", args.run, lambda run: run.sample_grid)
     G = load(args.run, ema=not args.no_ema)
-    x = G.sample(args.n, labels=args.klass, code=args.code, seed=args.seed)
+    if args.length is not None:
+        from ..methods.rgan import check_length
+
+        check_length(G, args.length)
+    if args.text:
+        from ..methods.text2image import sample_text
+
+        if args.klass is not None or args.code is not None:
+            raise ConfigError("--text says what to draw; drop --class / --code")
+
+        x = sample_text(G, args.text, args.n, seed=args.seed)  # caption after caption, n each
+        args.nrow = args.nrow or args.n
+        args.n = len(x)
+    else:
+        x = G.sample(args.n, labels=args.klass, code=args.code, seed=args.seed)
     from ..viz.samples import save_samples
 
     save_samples(x, out, nrow=args.nrow)

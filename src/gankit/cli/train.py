@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..config import COND_D, PRIORS, RECIPE_FIELDS, TASK_METHODS, TrainConfig, read_json_file
+from ..config import COND_D, PRIORS, RECIPE_FIELDS, RNN_CELLS, TASK_METHODS, TrainConfig, read_json_file
 from ..errors import ConfigError
 from ..rundir import RunDir
 
@@ -63,7 +63,7 @@ def add_parsers(sub: Any) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=argparse.SUPPRESS)
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help="mnist5k (built in, offline), mnist, fashion-mnist, stacked-mnist, "
-                   "coloured-mnist, gaussian1d, ring8, grid25, swissroll, folder:PATH, or npy:PATH (a .npy of "
+                   "coloured-mnist, gaussian1d, ring8, grid25, swissroll, sines, ar (1-D series, --method rgan), folder:PATH, or npy:PATH (a .npy of "
                    f"images, or a .npz with images and optional labels) {_d('dataset')}")
     g.add_argument("--data-dir", help="folder holding the MNIST/Fashion-MNIST IDX .gz files "
                    "(default: $GANKIT_DATA, else the download cache)")
@@ -93,6 +93,8 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--prior", choices=PRIORS, help=f"distribution of z {_d('prior')}")
     g.add_argument("--conditional", action="store_true", help="class-conditional G and D (labelled data)")
     g.add_argument("--cond-d", choices=COND_D, help=f"how a conditional D sees the label {_d('cond_d')}")
+    g.add_argument("--rnn-cell", choices=RNN_CELLS, help=f"recurrent cell of --method rgan's G and D "
+                   f"{_d('rnn_cell')}")
     g.add_argument("--spectral-norm", action="store_true", help="spectral norm on every weight of D, whose "
                    "BatchNorm layers are then removed (SNGAN, Miyato et al. 2018); --model sagan has it in G and D")
     g = p.add_argument_group("objective")

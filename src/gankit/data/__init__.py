@@ -21,15 +21,16 @@ from .coloured import load_coloured_mnist
 from .budget import BUDGET_ENV, memory_budget
 from .folder import load_folder
 from .mnist import CLASS_NAMES, load_idx_dataset, load_mnist5k
+from .series import SERIES_NAMES, is_series, make_series
 from .stacked import load_stacked_mnist
 from .toy import TOY_MODES, TOY_NAMES, TOY_OPTIONS, gaussian1d_params, is_toy, make_toy
 from .transforms import as_nchw_uint8, check_image_args, prepare_images
 
-__all__ = ["BUDGET_ENV", "DATASET_NAMES", "Dataset", "TOY_MODES", "TOY_OPTIONS", "gaussian1d_params", "is_toy",
-           "load_dataset", "memory_budget"]
+__all__ = ["BUDGET_ENV", "DATASET_NAMES", "Dataset", "SERIES_NAMES", "TOY_MODES", "TOY_OPTIONS", "gaussian1d_params",
+           "is_series", "is_toy", "load_dataset", "memory_budget"]
 
 IMAGE_NAMES: tuple[str, ...] = ("mnist5k", "mnist", "fashion-mnist", "stacked-mnist", "coloured-mnist")
-DATASET_NAMES: tuple[str, ...] = IMAGE_NAMES + TOY_NAMES
+DATASET_NAMES: tuple[str, ...] = IMAGE_NAMES + TOY_NAMES + SERIES_NAMES
 FOLDER_PREFIX = "folder:"
 NPY_PREFIX = "npy:"
 SPLITS = ("train", "test")
@@ -91,6 +92,10 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike
         if image_size is not None or channels is not None:
             raise ConfigError(f"image_size/channels apply to image data sets only, not the toy {key!r}")
         return make_toy(key, n=n, split=split, seed=seed, toy_options=toy_options)
+    if is_series(key):  # 1-D time series [N, T] (gankit.data.series); toy_options may set their length
+        if image_size is not None or channels is not None:
+            raise ConfigError(f"image_size/channels apply to image data sets only, not the series {key!r}")
+        return make_series(key, n=n, split=split, seed=seed, options=toy_options)
 
     if key not in IMAGE_NAMES:
         raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}, folder:PATH "

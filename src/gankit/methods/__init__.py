@@ -17,9 +17,11 @@ from .cyclegan import CycleGAN
 from .gan import GAN
 from .infogan import InfoGAN
 from .pix2pix import Pix2Pix
+from .rgan import RGAN
 from .sgan import SGAN
+from .text2image import Text2Image
 
-__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "StepContext", "build_method",
+__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "RGAN", "StepContext", "Text2Image", "build_method",
            "get_method", "method_names", "register_method"]
 
 _METHODS: dict[str, type[Method]] = {}
@@ -61,3 +63,5 @@ register_method(SGAN)
 register_method(BiGAN)
 register_method(CycleGAN)
 register_method(Pix2Pix)
+register_method(RGAN)
+register_method(Text2Image)
