@@ -18,8 +18,9 @@ from .gan import GAN
 from .infogan import InfoGAN
 from .pix2pix import Pix2Pix
 from .sgan import SGAN
+from .specgan import SpecGAN
 
-__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "StepContext", "build_method",
+__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "SpecGAN", "StepContext", "build_method",
            "get_method", "method_names", "register_method"]
 
 _METHODS: dict[str, type[Method]] = {}
@@ -61,3 +62,4 @@ register_method(SGAN)
 register_method(BiGAN)
 register_method(CycleGAN)
 register_method(Pix2Pix)
+register_method(SpecGAN)
