@@ -240,44 +240,48 @@ def test_classify_command_refuses_a_wav_at_another_rate(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------------------------------- SpecGAN
-def test_specgan_refuses_image_data(capsys):
-    refused(capsys, ["train", "--method", "specgan", "--dataset", "mnist5k", "--steps", "1", "--out", "/nonexistent/x"],
-            "specgan", "spoken-digits")
+def test_specgan_refuses_image_data_and_spoken_digits_refuse_image_options(capsys, tmp_path):
+    refused(capsys, ["train", "--method", "specgan", "--dataset", "mnist5k", "--steps", "1", "--out",
+                     str(tmp_path / "a")], "specgan", "spoken-digits")
+    refused(capsys, ["train", "--dataset", "spoken-digits", "--image-size", "32", "--steps", "1", "--out",
+                     str(tmp_path / "b")], "--image-size")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    """A conditional SpecGAN trained 30 steps on 4 renderings of each digit."""
+    """A conditional SpecGAN trained 10 steps (narrow nets) on 4 renderings of each digit."""
     if speech.espeak_path() is None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng): it renders the data")
+    import gankit
+
     root = tmp_path_factory.mktemp("speech")
     speech.make_split("train", root / "data", per_digit=4)
     run = root / "run"
-    r = subprocess.run([sys.executable, "-m", "gankit", "train", "--method", "specgan", "--dataset", "spoken-digits",
-                        "--data-dir", str(root / "data"), "--conditional", "--width", "8", "--d-width", "8",
-                        "--steps", "30", "--log-every", "10", "--sample-every", "30", "--no-progress", "--out",
-                        str(run)], capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert r.returncode == 0, r.stderr
+    gankit.train(gankit.TrainConfig(method="specgan", dataset="spoken-digits", data_dir=str(root / "data"),
+                                    conditional=True, width=8, d_width=8, steps=10, log_every=5, sample_every=10,
+                                    progress=False, out=str(run)))
     return run
 
 
 @needs_espeak
-def test_specgan_samples_are_wav_files_and_spectrogram_figures(small_run, tmp_path):
+def test_specgan_samples_are_wav_files_and_spectrogram_figures(small_run, tmp_path, capsys):
+    from gankit.cli import main
+
     out = tmp_path / "heard"
-    r = subprocess.run([sys.executable, "-m", "gankit", "sample", str(small_run), "--n", "4", "--seed", "1",
-                        "--out", str(out) + "/"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    assert main(["sample", str(small_run), "--n", "4", "--seed", "1", "--out", str(out) + "/"]) == 0
     wavs = sorted(out.glob("*.wav"))
     assert [p.name for p in wavs] == [f"sample_{i:05d}_{i}.wav" for i in range(4)]
     for p in wavs:
         x, rate = audio.read_wav(p)
         assert rate == 8000 and x.shape == (8000,) and 0.9 < float(x.abs().max()) <= 0.951
     assert (out / "spectrograms.png").is_file() and (out / "spectrograms_figure.png").is_file()
-    assert (small_run / "samples" / "step_0000030.png").is_file()
-    r = subprocess.run([sys.executable, "-m", "gankit", "sample", str(small_run), "--n", "2", "--class", "7",
-                        "--out", str(tmp_path / "sevens")], capture_output=True, text=True)
-    assert r.returncode == 0 and sorted(p.name for p in (tmp_path / "sevens").glob("*.wav")) == [
-        "sample_00000_7.wav", "sample_00001_7.wav"], r.stderr
+    assert (small_run / "samples" / "step_0000010.png").is_file()
+    assert main(["sample", str(small_run), "--n", "2", "--class", "7", "--out", str(tmp_path / "sevens")]) == 0
+    assert sorted(p.name for p in (tmp_path / "sevens").glob("*.wav")) == ["sample_00000_7.wav", "sample_00001_7.wav"]
+    refused(capsys, ["sample", str(small_run), "--out-dir", str(tmp_path / "x")], "--out-dir", "audio run")
+    (tmp_path / "file").write_text("x")
+    refused(capsys, ["sample", str(small_run), "--out", str(tmp_path / "file")], "is a file")
 
 
 @needs_espeak
