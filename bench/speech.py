@@ -8,8 +8,8 @@
 2. For each seed: `gankit train --method specgan --dataset spoken-digits --conditional --seed S` (the method's recipe;
    --steps sets the budget), then `gankit evaluate RUN` (1,500 generated clips heard through Griffin-Lim: label
    accuracy, class spread, FID in the classifier's features, beside the real-vs-real floors on the same reference).
-3. The first seed's figures in --figures: one generated spectrogram per digit (specgan-digits.png, with the real
-   spectrograms of the same digits above, specgan-real.png) and two of its WAV files.
+3. The first seed's figures in --figures: one generated spectrogram per digit above real ones of the same digits
+   (specgan-digits.png) and two of the generated clips as WAV files.
 
 The recipe's budget (6,000 steps, about 30-45 minutes on a 2-core CPU) is the full-length run; shorter budgets are
 labelled by their step count in the result. DATA holds spoken_digits/ (`python -m gankit.data.speech --out DATA`).
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import subprocess
 import sys
 import time
@@ -61,19 +62,20 @@ def train(seed: int, args: argparse.Namespace) -> Path:
 
 
 def figures(run: Path, args: argparse.Namespace) -> dict[str, str]:
+    """One figure (generated spectrograms, one per digit, above real ones of the same digits) and two WAV files."""
     out = Path(args.figures)
     out.mkdir(parents=True, exist_ok=True)
     G = gankit.load(run)
-    labels = torch.arange(10)
-    fake = G.sample(10, labels=labels, seed=0).cpu()
-    plot_spectrograms(fake, out / "specgan-digits.png", titles=list(DIGITS),
-                      suptitle=f"SpecGAN, conditional, {G.step} steps: one sample per digit")
+    fake = G.sample(10, labels=torch.arange(10), seed=0).cpu()  # [10, 1, 64, 64]
     waves, y = load_spoken_digit_waves("train", data_dir=args.data_dir)
-    first = torch.stack([int(torch.nonzero(y == k)[0]) for k in range(10)])
-    plot_spectrograms(audio.waves_to_images(waves[first]), out / "specgan-real.png", titles=list(DIGITS),
-                      suptitle="real renderings (train split)")
+    first = torch.tensor([int(torch.nonzero(y == k)[0]) for k in range(10)])
+    real = audio.waves_to_images(waves[first])
+    plot_spectrograms(torch.cat([fake, real]), out / "specgan-digits.png", ncol=10, dpi=60,
+                      titles=list(DIGITS) + [f"real {d}" for d in DIGITS],
+                      suptitle=f"top: conditional SpecGAN after {G.step:,} steps, one sample per digit asked for; "
+                      "bottom: real renderings from the train split")
     sound = audio.images_to_waves(fake, seed=0)
-    files = {"figure": str(out / "specgan-digits.png"), "real_figure": str(out / "specgan-real.png")}
+    files = {"figure": str(out / "specgan-digits.png")}
     for k in (3, 7):
         path = out / f"specgan-{DIGITS[k]}.wav"
         audio.write_wav(path, sound[k])
@@ -91,8 +93,18 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/speech.json")
     ap.add_argument("--figures", default="docs/speech")
     ap.add_argument("--reuse", action="store_true", help="score finished runs in --runs instead of training again")
+    ap.add_argument("--figures-only", action="store_true", help="only redraw the first seed's figures of the "
+                    "result in --out (its run must be in --runs)")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.figures_only:
+        result = json.loads(Path(args.out).read_text())
+        row = result["seeds"][0]
+        row["figures"] = figures(Path(row["run"]), args)
+        row["figures_command"] = "python " + " ".join(sys.argv)
+        write_json(args.out, result)
+        print(f"figures -> {args.figures}")
+        return
     result: dict[str, Any] = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                               "command": "python " + " ".join(sys.argv), "machine": machine(),
                               "steps": args.steps or SpecGAN.recipe["steps"],
@@ -107,10 +119,11 @@ def main() -> None:
         row = {"seed": seed, "run": str(run), "step": G.step, "train_seconds": training_seconds(run, G.step),
                "wall_seconds": round(time.perf_counter() - t0, 1),
                "scores": {k: v for k, v in scores.items() if k != "protocol"}, "protocol": scores["protocol"]}
-        if i == 0:
-            row["figures"] = figures(run, args)
         result["seeds"].append(row)
         write_json(args.out, result)
+        if i == 0:
+            row["figures"] = figures(run, args)
+            write_json(args.out, result)
         s = row["scores"]
         print(f"seed {seed}: {G.step} steps, label accuracy {s['label_accuracy']:.3f}, FID {s['fid']:.2f} "
               f"(real vs real {s['fid_real_vs_real']:.2f}, real after Griffin-Lim {s['fid_real_griffin_lim']:.2f})")

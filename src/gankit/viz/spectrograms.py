@@ -13,9 +13,10 @@ from .figures import new_figure, save_figure
 
 
 def plot_spectrograms(images: torch.Tensor, path: str | Path, *, titles: Sequence[str] | None = None,
-                      ncol: int = 5, suptitle: str | None = None) -> Path:
+                      ncol: int = 5, suptitle: str | None = None, dpi: int = 100) -> Path:
     """Spectrogram images [N, 1, M, T] in [-1, 1] (low bands in the last rows, as gankit.audio makes them) as
-    panels of dB over time (s) and frequency (kHz ticks at the mel bands centred there)."""
+    panels of dB over time (s) and frequency (kHz ticks at the mel bands centred there); the colour map spans
+    gankit.audio's fixed range, DB_MIN (black) to DB_MAX (white-yellow)."""
     n = len(images)
     ncol = max(1, min(ncol, n))
     nrow = math.ceil(n / ncol)
@@ -28,7 +29,7 @@ def plot_spectrograms(images: torch.Tensor, path: str | Path, *, titles: Sequenc
     for i in range(n):
         ax = fig.add_subplot(nrow, ncol, i + 1)
         db = (images[i, 0].detach().float().cpu().flip(0) + 1) / 2 * (audio.DB_MAX - audio.DB_MIN) + audio.DB_MIN
-        im = ax.imshow(db.numpy(), origin="lower", aspect="auto", cmap="magma", vmin=audio.DB_MIN,
+        ax.imshow(db.numpy(), origin="lower", aspect="auto", cmap="magma", vmin=audio.DB_MIN,
                        vmax=audio.DB_MAX, extent=(0, seconds, 0, s.n_mels))
         ax.set_yticks(ticks)
         ax.set_yticklabels([f"{k:g}" for k in khz] if i % ncol == 0 else [])
@@ -42,5 +43,4 @@ def plot_spectrograms(images: torch.Tensor, path: str | Path, *, titles: Sequenc
             ax.set_title(titles[i], fontsize=9)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    fig.colorbar(im, ax=fig.axes, shrink=0.6, label="dB")
-    return save_figure(fig, path, rect=(0, 0, 1, 0.95) if suptitle else None)
+    return save_figure(fig, path, dpi=dpi, rect=(0, 0, 1, 0.93) if suptitle else None)
