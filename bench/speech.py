@@ -11,7 +11,7 @@
 3. The first seed's figures in --figures: one generated spectrogram per digit above real ones of the same digits
    (specgan-digits.png) and two of the generated clips as WAV files.
 
-The recipe's budget (6,000 steps, about 30-45 minutes on a 2-core CPU) is the full-length run; shorter budgets are
+The recipe's budget (6,000 steps, about 45 minutes on a 2-core CPU at a load average of 6) is the full-length run; shorter budgets are
 labelled by their step count in the result. DATA holds spoken_digits/ (`python -m gankit.data.speech --out DATA`).
 """
 

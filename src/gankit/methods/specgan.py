@@ -27,7 +27,8 @@ class SpecGAN(GAN):
     name = "specgan"
     own_scores: ClassVar[bool] = True  # scored as audio: the spoken-digit classifier on Griffin-Lim inversions
     # The image recipe's optimiser (Adam 2e-4, betas 0.5/0.999, EMA 0.999), G twice as wide as D as gankit's
-    # DCGAN recipe has it, at a width that keeps a 64x64 step near a quarter second on one CPU thread
+    # DCGAN recipe has it, narrow enough for a 64x64 step of 0.45 s on one thread of a shared 2-core CPU (measured
+    # at a load average of 6; 1 s at 8-10)
     recipe: ClassVar[dict[str, Any]] = {"batch_size": 32, "lr_g": 2e-4, "lr_d": 2e-4, "beta2": 0.999,
                                         "ema": 0.999, "width": 32, "d_width": 16, "steps": 6000, "d_steps": 1}
 
