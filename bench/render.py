@@ -473,6 +473,22 @@ def t_cyclegan(files: list[str], data: list[Any]) -> str:
                "L1 to the input"], rows)
 
 
+def t_speech(files: list[str], data: list[Any]) -> str:
+    d = data[0]
+    c = d["classifier"]
+    rows = [["shipped classifier on the train split's clips (voices it never heard)", f"{c['n']:,} real clips",
+             f"{100 * c['accuracy']:.1f} % (after Griffin-Lim: {100 * c['accuracy_griffin_lim']:.1f} %)", "", "", ""]]
+    for r in d["seeds"]:
+        s = r["scores"]
+        budget = f"{r['step']:,} steps, {r['train_seconds'] / 60:.0f} min" + ("" if d["full_length"] else
+                                                                              ", short budget")
+        rows.append([f"SpecGAN, conditional, seed {r['seed']}", budget, f"{100 * s['label_accuracy']:.1f} %",
+                     f"{s['fid']:.1f}", f"{s['fid_real_vs_real']:.2f} / {s['fid_real_griffin_lim']:.2f}",
+                     classes_present(s["class_histogram"])])
+    return md(["what", "data / budget", "digits heard right", "FID", "FID real vs real / after Griffin-Lim",
+               "classes ≥ 2 %"], rows)
+
+
 def _toy_parts(data: list[Any]) -> list[Any]:
     """bench/toys.py result files, one per command, or a file that gathers several (`parts`)."""
     return [p for d in data for p in (d["parts"] if "parts" in d else [d])]
@@ -571,6 +587,7 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "attack-mnist-fgsm": (["attack-mnist-fgsm.json"], load, t_attack),
     "cyclegan-thick": (["cyclegan-thick.json"], load, t_cyclegan),
     "cyclegan-invert": (["cyclegan-invert.json"], load, t_cyclegan),
+    "speech": (["speech.json"], load, t_speech),
     "classifiers": (["classifiers/mnist.safetensors", "classifiers/fashion-mnist.safetensors"],
                     load_classifier_meta, t_classifiers),
     **{f"translate-{task}": ([f"translate-{task}.json"], load, t_translate)

@@ -23,7 +23,8 @@ def _add_sample(sub: Any) -> None:
                        description="Draw samples from a run's (EMA) generator into a grid PNG and/or one PNG each.")
     p.add_argument("run", help="run directory or checkpoint file")
     p.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
-    p.add_argument("--out", help="grid PNG to write (default: RUN/sample.png)")
+    p.add_argument("--out", help="grid PNG to write (default: RUN/sample.png); for audio runs (spoken-digits) a "
+                   "folder for one WAV file per sample and the spectrogram figures (default: RUN/sample_audio/)")
     p.add_argument("--out-dir", help="also write each sample as its own PNG into this folder")
     p.add_argument("--class", dest="klass", type=int, help="class to draw (conditional runs), e.g. 7")
     p.add_argument("--code", type=int, help="value of the categorical latent code to draw (InfoGAN runs), e.g. 3")
@@ -46,6 +47,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     check_file_target("--npy", args.npy)
     if args.out_dir and Path(args.out_dir).exists() and not Path(args.out_dir).is_dir():
         raise ConfigError(f"--out-dir {shown(args.out_dir)}: is a file, not a folder")
+    if _audio_run(args.run):
+        return _sample_audio(args)
     out = _output(args.out, "--out", args.run, lambda run: run.sample_grid)
     G = load(args.run, ema=not args.no_ema)
     if args.length is not None:
@@ -82,6 +85,55 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
         np.save(args.npy, x.cpu().numpy())
         print(f"gankit: raw samples -> {args.npy}")
+    return 0
+
+
+def _audio_run(run: str) -> bool:
+    """Whether RUN trained on sound (its config's data set; a folder that is not a run is left to `load` to refuse)."""
+    from ..data.speech import is_audio
+    from ..errors import GankitError
+
+    try:
+        return is_audio(str(_run_dir(run).read_config().get("dataset", "")))
+    except (GankitError, OSError, ValueError):
+        return False
+
+
+def _sample_audio(args: argparse.Namespace) -> int:
+    """An audio run's samples: one 8 kHz WAV per sample (Griffin-Lim from the generated spectrogram) and the
+    spectrograms as a grid PNG and as a figure with time and frequency axes, in the --out folder."""
+    from .. import audio
+    from ..api import load
+    from ..viz import save_grid
+    from ..viz.spectrograms import plot_spectrograms
+
+    if args.out_dir or args.nrow is not None:
+        raise ConfigError("--out-dir and --nrow draw image grids; for an audio run --out names the folder to write")
+    if args.out is not None and not args.out.strip():
+        raise ConfigError("--out must name a folder, got an empty path")
+    d = Path(args.out) if args.out is not None else _run_dir(args.run).root / "sample_audio"
+    if d.exists() and not d.is_dir():
+        raise ConfigError(f"--out {shown(str(d))}: is a file; an audio run writes a folder of WAV files")
+    G = load(args.run, ema=not args.no_ema)
+    labels = G.labels(args.n, args.klass)  # None for an unconditional run; conditional: 0, 1, 2, ... or --class
+    x = G.sample(args.n, labels=labels, code=args.code, seed=args.seed).cpu()  # [N, 1, 64, 64]
+    waves = audio.images_to_waves(x, seed=args.seed or 0)  # [N, 8000]
+    d.mkdir(parents=True, exist_ok=True)
+    names = [f"sample_{i:05d}" + (f"_{int(labels[i])}" if labels is not None else "") for i in range(args.n)]
+    for name, wave in zip(names, waves):
+        audio.write_wav(d / f"{name}.wav", wave)
+    save_grid(x, d / "spectrograms.png", nrow=min(10, args.n), padding=2)
+    shown_n = min(args.n, 10)
+    titles = [G.class_names[int(labels[i])] if labels is not None and G.class_names else names[i][7:]
+              for i in range(shown_n)]
+    plot_spectrograms(x[:shown_n], d / "spectrograms_figure.png", titles=titles)
+    print(f"gankit: {args.n} WAV files (8 kHz, 1 s) from {G.source} -> {d}/ (+ spectrograms.png, "
+          "spectrograms_figure.png)")
+    if args.npy:
+        import numpy as np
+
+        np.save(args.npy, x.numpy())
+        print(f"gankit: raw spectrograms -> {args.npy}")
     return 0
 
 

@@ -30,13 +30,16 @@ __all__ = ["BUDGET_ENV", "DATASET_NAMES", "Dataset", "SERIES_NAMES", "TOY_MODES"
            "is_series", "is_toy", "load_dataset", "memory_budget"]
 
 IMAGE_NAMES: tuple[str, ...] = ("mnist5k", "mnist", "fashion-mnist", "stacked-mnist", "coloured-mnist")
-DATASET_NAMES: tuple[str, ...] = IMAGE_NAMES + TOY_NAMES + SERIES_NAMES
+SPOKEN_DIGITS = "spoken-digits"  # gankit.data.speech.NAME (imported when used: `python -m gankit.data.speech`)
+AUDIO_NAMES: tuple[str, ...] = (SPOKEN_DIGITS,)  # sound, held as spectrogram images (gankit.audio)
+DATASET_NAMES: tuple[str, ...] = IMAGE_NAMES + AUDIO_NAMES + TOY_NAMES + SERIES_NAMES
 FOLDER_PREFIX = "folder:"
 NPY_PREFIX = "npy:"
 SPLITS = ("train", "test")
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "mnist_5k": "mnist5k",
             "mnist-5k": "mnist5k", "stacked_mnist": "stacked-mnist", "stackedmnist": "stacked-mnist",
-            "coloured_mnist": "coloured-mnist", "colored-mnist": "coloured-mnist", "colored_mnist": "coloured-mnist"}
+            "coloured_mnist": "coloured-mnist", "colored-mnist": "coloured-mnist", "colored_mnist": "coloured-mnist",
+            "spoken_digits": SPOKEN_DIGITS}
 
 
 def _canonical(name: str) -> str:
@@ -97,6 +100,12 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike
             raise ConfigError(f"image_size/channels apply to image data sets only, not the series {key!r}")
         return make_series(key, n=n, split=split, seed=seed, options=toy_options)
 
+    if key == SPOKEN_DIGITS:  # rendered offline with espeak-ng, read as log-mel spectrogram images [N, 1, 64, 64]
+        from .speech import load_spoken_digits
+
+        _no_toy_options(key, toy_options)
+        return load_spoken_digits(split=split, data_dir=data_dir, image_size=image_size, channels=channels, n=n,
+                                  seed=seed)
     if key not in IMAGE_NAMES:
         raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASET_NAMES)}, folder:PATH "
                           "or npy:PATH")

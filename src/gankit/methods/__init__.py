@@ -19,9 +19,10 @@ from .infogan import InfoGAN
 from .pix2pix import Pix2Pix
 from .rgan import RGAN
 from .sgan import SGAN
+from .specgan import SpecGAN
 from .text2image import Text2Image
 
-__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "RGAN", "StepContext", "Text2Image", "build_method",
+__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "RGAN", "SpecGAN", "StepContext", "Text2Image", "build_method",
            "get_method", "method_names", "register_method"]
 
 _METHODS: dict[str, type[Method]] = {}
@@ -65,3 +66,4 @@ register_method(CycleGAN)
 register_method(Pix2Pix)
 register_method(RGAN)
 register_method(Text2Image)
+register_method(SpecGAN)
