@@ -3,11 +3,9 @@
 
 import json
 import math
-import os
 import subprocess
 import sys
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -224,7 +224,7 @@ def evaluate_speech(G: Any, *, n: int | None = None, seed: int = 0, data_dir: st
     scores["protocol"] = {**_base_protocol(seed), **net.protocol(), "dataset": "spoken-digits",
                           "n_generated": n, "n_reference": int(half), "n_real_other": int(len(other)),
                           "reference": "half the train split (seeded), raw clips",
-                          "heard": f"mel inversion + fast Griffin-Lim, 32 iterations (gankit.audio)",
+                          "heard": "mel inversion + fast Griffin-Lim, 32 iterations (gankit.audio)",
                           "run": str(G.source), "step": G.step, "ema": G.uses_ema,
                           "conditional": bool(G.num_classes)}
     return scores
