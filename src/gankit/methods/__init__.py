@@ -17,9 +17,11 @@ from .cyclegan import CycleGAN
 from .gan import GAN
 from .infogan import InfoGAN
 from .pix2pix import Pix2Pix
+from .progressive import Progressive
 from .sgan import SGAN
+from .stylegan import StyleGAN
 
-__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "StepContext", "build_method",
+__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "Progressive", "StepContext", "StyleGAN", "build_method",
            "get_method", "method_names", "register_method"]
 
 _METHODS: dict[str, type[Method]] = {}
@@ -61,3 +63,5 @@ register_method(SGAN)
 register_method(BiGAN)
 register_method(CycleGAN)
 register_method(Pix2Pix)
+register_method(Progressive)
+register_method(StyleGAN)
