@@ -112,6 +112,24 @@ def test_trains_logs_the_stage_resumes_bit_identically_and_samples(tmp_path):
     assert (ref.out / "progress.gif").stat().st_size > 0
 
 
+def test_a_run_mid_growth_samples_interpolates_exports_and_is_diagnosed(tmp_path):
+    from gankit.cli import main
+
+    run = gankit.train(TrainConfig(**{**TINY, "steps": 3}, out=str(tmp_path / "run")))  # 8x8 fading in
+    G = gankit.load(run.out)
+    assert G.net.stage == (1, 0.0)
+    assert G.sample(2, seed=0).shape == (2, 1, 16, 16) and G.interpolate(3).shape == (3, 1, 16, 16)
+    assert main(["doctor", str(run.out), "--no-plot"]) in (0, 1)
+    if _has("onnx") and _has("onnxruntime"):  # the exported graph holds the stage the weights were saved at
+        assert main(["export", str(run.out), "--out", str(tmp_path / "g.onnx")]) == 0
+
+
+def _has(module):
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def test_refusals(capsys, tmp_path):
     refused(capsys, ["train", "--method", "progressive", "--resolution", "33", "--out", str(tmp_path / "a")],
             "resolution", "33")

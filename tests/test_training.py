@@ -158,8 +158,8 @@ RESUME_VARIANTS = {
     "bigan": ("--method", "bigan"),
     "cyclegan": ("--method", "cyclegan", "--loss", "lsgan"),  # its own unpaired batches from the training stream
     "pix2pix": ("--task", "inpaint"),  # its holes are drawn from the checkpointed stream
-    # its stage (level, alpha) in buffers, set from the step; killed mid fade-in (16x16 from step 40 to 60)
-    "progressive": ("--method", "progressive", "--resolution", "16", "--phase-steps", "20"),
+    # its stage (level, alpha) in buffers, set from the step; resumed from step 50, mid fade-in (8x8: 30-60)
+    "progressive": ("--method", "progressive", "--resolution", "16", "--phase-steps", "30"),
     # noise maps and style mixing from the checkpointed stream, the tracked mean of w in a buffer
     "stylegan": ("--method", "stylegan", "--resolution", "16", "--z-dim", "16"),
 }

@@ -63,7 +63,8 @@ def add_parsers(sub: Any) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=argparse.SUPPRESS)
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help="mnist5k (built in, offline), mnist, fashion-mnist, stacked-mnist, "
-                   "coloured-mnist, gaussian1d, ring8, grid25, swissroll, folder:PATH, or npy:PATH (a .npy of "
+                   "coloured-mnist, coloured-fashion (28, 32 or 64 with --image-size), gaussian1d, ring8, grid25, swissroll, "
+                   "folder:PATH, or npy:PATH (a .npy of "
                    f"images, or a .npz with images and optional labels) {_d('dataset')}")
     g.add_argument("--data-dir", help="folder holding the MNIST/Fashion-MNIST IDX .gz files "
                    "(default: $GANKIT_DATA, else the download cache)")

@@ -59,15 +59,25 @@ class Staged(nn.Module):
         self.levels = levels
         self.register_buffer("level", torch.tensor(levels - 1, dtype=torch.int64))
         self.register_buffer("alpha", torch.tensor(1.0))
+        # the stage as Python numbers, for graph capture (ONNX export), which cannot read a buffer's value: kept
+        # by set_stage and by loading weights
+        self._loaded_stage = (levels - 1, 1.0)
+        self.register_load_state_dict_post_hook(lambda module, _keys: module._remember_stage())
+
+    def _remember_stage(self) -> None:
+        self._loaded_stage = (int(self.level), float(self.alpha))
 
     def set_stage(self, level: int, alpha: float) -> None:
         if not 0 <= level < self.levels or not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"stage (level {level}, alpha {alpha}) outside 0..{self.levels - 1} x [0, 1]")
         self.level.fill_(level)
         self.alpha.fill_(alpha)
+        self._loaded_stage = (level, alpha)
 
     @property
     def stage(self) -> tuple[int, float]:
+        if torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
+            return self._loaded_stage
         return int(self.level), float(self.alpha)
 
 
