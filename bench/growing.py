@@ -109,7 +109,11 @@ def figures(dataset: str, runs: dict[str, Path], folder: Path, scorer: Scorer) -
         path = folder / f"samples-{dataset}-{method}.png"
         save_grid(G.sample(64, seed=0), path, nrow=8, scale=2)
         made[f"samples_{method}"] = str(path)
-        if method == "progressive" and (run / "progress.gif").exists():
+        if method == "progressive":
+            from gankit.rundir import RunDir
+
+            if not (run / "progress.gif").exists():  # a run stopped by SIGTERM: made from its snapshots here
+                RunDir(run).finish()
             gif = folder / f"growth-{dataset}.gif"
             shutil.copyfile(run / "progress.gif", gif)
             made["growth_gif"] = str(gif)
@@ -158,7 +162,7 @@ def main() -> None:
                 if out.exists():
                     shutil.rmtree(out)
                 cmd = [sys.executable, "-m", "gankit", "train", *DATASETS[dataset][0], *METHODS[method],
-                       "--steps", "10000000", "--ckpt-every", str(args.ckpt_every), "--keep-ckpts", "100000",
+                       "--steps", "10000000", "--ckpt-every", str(args.ckpt_every), "--keep-ckpts", "10000",
                        "--sample-every", str(args.ckpt_every), "--seed", str(seed), "--no-progress",
                        "--out", str(out)]
                 if method == "progressive":

@@ -90,13 +90,20 @@ def test_trains_resumes_bit_identically_and_samples_with_truncation_and_mixing(t
         refused(capsys, ["sample", str(ref.out), "--truncation", psi, "--out", str(tmp_path / "t.png")],
                 "truncation", "(0, 1]")
     refused(capsys, ["sample", str(ref.out), "--mix", "2", "--mix-cut", "9", "--out", str(out)], "crossover")
-    scores = gankit.evaluate(ref.out, n=200)  # 16x16 samples resized to 28 for the MNIST network, and PPL
+
+
+@pytest.mark.slow
+def test_a_run_is_evaluated_with_path_length_and_exported(tmp_path):
+    from gankit.cli import main
+
+    run = gankit.train(TrainConfig(**{**TINY, "steps": 2}, out=str(tmp_path / "run")))
+    scores = gankit.evaluate(run.out, n=200)  # 16x16 samples resized to 28 for the MNIST network, and PPL
     assert scores["fid"] > 0 and scores["ppl"] > 0 and "resized" in scores["protocol"]
     assert scores["ppl_protocol"]["feature_net"].startswith("gankit DomainClassifier")
     import importlib.util
 
     if importlib.util.find_spec("onnx") and importlib.util.find_spec("onnxruntime"):
-        assert main(["export", str(ref.out), "--out", str(tmp_path / "g.onnx")]) == 0
+        assert main(["export", str(run.out), "--out", str(tmp_path / "g.onnx")]) == 0
 
 
 def test_runs_without_styles_refuse_truncation_and_mixing(tmp_path, capsys):

@@ -64,5 +64,5 @@ def perceptual_path_length(net: Any, features: Callable[[Tensor], Tensor], *, n:
     return {"ppl": trimmed_mean(d), "ppl_protocol": {
         "space": "W, full paths (t ~ U(0, 1))", "eps": eps, "n_pairs": n, "seed": seed,
         "distance": "squared L2 of the L2-normalised domain-classifier features, divided by eps^2",
-        "filter": f"mean over the pairs between the {PERCENTILES[0]:g}th and {PERCENTILES[1]:g}th percentiles",
+        "filter": f"mean over the pairs between percentiles {PERCENTILES[0]:g} and {PERCENTILES[1]:g}",
         "noise": "the generator's fixed noise maps"}}
