@@ -161,6 +161,10 @@ RESUME_VARIANTS = {
     "rgan": ("--method", "rgan", "--dataset", "sines", "--conditional"),  # recurrent G and D on 1-D series
     # spectrograms of speech, 64x64: narrower nets keep its four runs near the others' cost
     "specgan": ("--method", "specgan", "--dataset", "spoken-digits", "--conditional", "--width", "8"),
+    # its stage (level, alpha) in buffers, set from the step; resumed from step 50, mid fade-in (8x8: 30-60)
+    "progressive": ("--method", "progressive", "--resolution", "16", "--phase-steps", "30"),
+    # noise maps and style mixing from the checkpointed stream, the tracked mean of w in a buffer
+    "stylegan": ("--method", "stylegan", "--resolution", "16", "--z-dim", "16"),
 }
 
 

@@ -118,10 +118,11 @@ class Generator(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, labels: LabelSpec = None, *, code: int | None = None, seed: int | None = None,
-               batch_size: int | None = None) -> torch.Tensor:
+               batch_size: int | None = None, truncation: float | None = None) -> torch.Tensor:
         """n samples, generated in batches of `batch_size` (no per-image Python work).  # [n, *data_shape]
 
         `code` fixes the categorical latent code of an InfoGAN generator (its noise and other codes still vary).
+        `truncation` (psi in (0, 1], style-based generators) pulls each w toward the tracked mean w.
         The default batch is IMAGE_BATCH for image generators (their activations then stay in the CPU's caches:
         more images/s than one large batch, bench/run.py) and 1024 for the small toy networks."""
         if n <= 0:
@@ -131,20 +132,22 @@ class Generator(nn.Module):
             batch_size = IMAGE_BATCH if len(self.data_shape) == 3 else 1024
         if batch_size <= 0:
             raise ConfigError(f"batch_size must be > 0, got {batch_size}")
+        style = self.style_options(truncation)
         z = self.with_code(self.sample_z(n, seed), code)
         y = self.labels(n, labels, seed)
         if n <= batch_size:
-            return self.net(z, y).contiguous()  # NCHW memory even from a channels-last generator
+            return self.net(z, y, **style).contiguous()  # NCHW memory even from a channels-last generator
         parts = []
         with progress.bar(-(-n // batch_size), "sampling", unit="batch") as bar:
             for i in range(0, n, batch_size):
-                parts.append(self.net(z[i:i + batch_size], None if y is None else y[i:i + batch_size]))
+                parts.append(self.net(z[i:i + batch_size], None if y is None else y[i:i + batch_size], **style))
                 bar.update(1)
         return torch.cat(parts).contiguous()
 
     @torch.no_grad()
     def interpolate(self, steps: int = 10, *, slerp: bool = False, seed: int | None = None,
-                    labels: LabelSpec = None, rows: int = 1, code: int | None = None) -> torch.Tensor:
+                    labels: LabelSpec = None, rows: int = 1, code: int | None = None,
+                    truncation: float | None = None) -> torch.Tensor:
         """`rows` walks of `steps` points each between pairs of random latents.  # [rows * steps, *data_shape]
 
         Linear interpolation in a Gaussian latent space passes through low-norm points the generator rarely saw;
@@ -152,6 +155,7 @@ class Generator(nn.Module):
         if steps < 2:
             raise ConfigError(f"interpolation needs at least 2 steps, got {steps}")
         self._need_noise()
+        style = self.style_options(truncation)
         z = self.with_code(self.sample_z(2 * rows, seed), code)  # both ends hold the code, so the walk does too
         z0, z1 = z[:rows], z[rows:]  # [rows, z_dim]
         t = torch.linspace(0, 1, steps, device=self.device).view(1, steps, 1)
@@ -164,7 +168,52 @@ class Generator(nn.Module):
             y = (torch.arange(rows) % self.num_classes).repeat_interleave(steps).to(self.device)
         else:
             y = self.labels(rows * steps, labels)
-        return self.net(zs, y).contiguous()
+        return self.net(zs, y, **style).contiguous()
+
+    # ------------------------------------------------------------------ styles (style-based generators)
+    @property
+    def has_styles(self) -> bool:
+        """Whether the generator takes styles (a mapping network and per-layer w: --method stylegan runs)."""
+        return bool(getattr(self.net, "has_styles", False))
+
+    def style_options(self, truncation: float | None) -> dict[str, Any]:
+        """The generator's keyword for the truncation trick, checked: psi in (0, 1], styles needed."""
+        if truncation is None:
+            return {}
+        self._need_styles("--truncation / truncation=")
+        if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not 0 < truncation <= 1:
+            raise ConfigError(f"truncation psi must be in (0, 1] (1: none), got {truncation!r}")
+        return {"psi": float(truncation)}
+
+    def _need_styles(self, what: str) -> None:
+        if not self.has_styles:
+            raise ConfigError(f"{what} needs a generator with styles (a run trained with --method stylegan); this "
+                              f"run's method is {self.config.method!r}")
+
+    @torch.no_grad()
+    def mix(self, rows: int = 4, cols: int = 4, *, cut: int | None = None, seed: int | None = None,
+            truncation: float | None = None) -> torch.Tensor:
+        """A style-mixing grid (Karras et al. 2019, fig. 3): row i's latent gives the coarse styles (layers before
+        `cut`), column j's the fine ones (from `cut` on). The first row shows the column sources, the first
+        column the row sources, the corner is blank.  # -> [(rows + 1) * (cols + 1), *data_shape]"""
+        self._need_styles("style mixing (--mix / mix())")
+        style = self.style_options(truncation)
+        layers = int(self.net.num_ws)
+        cut = layers // 2 if cut is None else cut
+        if isinstance(cut, bool) or not isinstance(cut, int) or not 1 <= cut < layers:
+            raise ConfigError(f"the crossover layer must be in 1..{layers - 1} (this generator has {layers} style "
+                              f"layers), got {cut!r}")
+        if rows < 1 or cols < 1:
+            raise ConfigError(f"a mixing grid needs at least one row and column, got {rows} x {cols}")
+        z = self.sample_z(rows + cols, seed)
+        coarse, fine = z[:rows], z[rows:]  # [rows, z_dim], [cols, z_dim]
+        a = coarse.repeat_interleave(cols, dim=0)
+        b = fine.repeat(rows, 1)
+        mixed = self.net(a, None, mix_z=b, mix_cut=cut, **style).view(rows, cols, *self.data_shape)
+        top = torch.cat([torch.full((1, *self.data_shape), -1.0, device=z.device), self.net(fine, None, **style)])
+        left = self.net(coarse, None, **style)[:, None]  # [rows, 1, ...]
+        body = torch.cat([left, mixed], dim=1)  # [rows, cols + 1, ...]
+        return torch.cat([top, body.reshape(-1, *self.data_shape)]).contiguous()
 
     def _need_noise(self) -> None:
         if not self.z_dim:

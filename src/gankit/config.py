@@ -71,6 +71,8 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "pack": (1, 64),
     "unrolled": (0, 100),
     "minibatch_disc": (0, 1024),
+    "phase_steps": (1, MAX_STEPS),
+    "mapping_layers": (1, 16),
 }
 #: A JSON config is a few kilobytes; reading stops here, so a huge file or a device is refused, not slurped.
 MAX_CONFIG_BYTES = 1 << 20
@@ -184,6 +186,18 @@ class TrainConfig:
     # last layer, for the mlp and dcgan Ds. 0: off (gankit.models.minibatch)
     minibatch_disc: int = 0
 
+    # --- growing and style-based generators (--method progressive, --method stylegan; docs/growing.md)
+    # the final image size, a power of two in [8, 256]; the data are resized to it (it sets image_size when that
+    # is unset). None: the data's own size, which must then be a power of two
+    resolution: int | None = None
+    # progressive growing: steps of each fade-in and of each stabilising stretch (Karras et al. 2018); None:
+    # the run's steps shared evenly over the 2 * levels - 1 stretches from 4x4 up to `resolution`
+    phase_steps: int | None = None
+    # StyleGAN: fully connected layers of the mapping network z -> w, and the share of training samples whose
+    # styles switch from one latent's w to another's at a random layer (style-mixing regularisation; paper: 0.9)
+    mapping_layers: int = 4
+    style_mixing: float = 0.9
+
     # --- health monitor (gankit.health): findings as events in metrics.jsonl; auto_remedy acts on them
     health: bool = True
     auto_remedy: bool = False
@@ -211,6 +225,8 @@ class TrainConfig:
     reuse_fake: bool = False
 
     def __post_init__(self) -> None:
+        if self.resolution is not None and self.image_size is None and _is_int(self.resolution):
+            self.image_size = self.resolution  # the growing methods' final size is the data's size
         if self.task is None:  # the one rule both ways round: a method that trains a single task implies it
             only = [t for t, methods in TASK_METHODS.items() if self.method in methods]
             if len(only) == 1:  # cyclegan -> task cyclegan; pix2pix trains several, so it names none
@@ -260,6 +276,15 @@ class TrainConfig:
         if self.mode_seeking and self.batch_size is not None and self.batch_size % 2:
             raise ConfigError(f"config key 'mode_seeking' pairs the batch's rows: batch_size must be even, "
                               f"got {_show(self.batch_size)}")
+        if self.resolution is not None and not (8 <= self.resolution <= 256
+                                                and self.resolution & (self.resolution - 1) == 0):
+            raise ConfigError(f"config key 'resolution' must be a power of two in [8, 256] (the networks double "
+                              f"4x4 up to it), got {_show(self.resolution)}")
+        if self.resolution is not None and self.image_size != self.resolution:
+            raise ConfigError(f"config keys 'resolution' ({self.resolution}) and 'image_size' "
+                              f"({_show(self.image_size)}) disagree: the final size is the data's size")
+        if not 0.0 <= self.style_mixing <= 1.0:
+            raise ConfigError(f"config key 'style_mixing' must be in [0, 1], got {_show(self.style_mixing)}")
         if self.gp_weight < 0:
             raise ConfigError(f"config key 'gp_weight' must be >= 0, got {_show(self.gp_weight)}")
         if self.info_cat == 1:
@@ -337,6 +362,10 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def valid_device(name: str) -> bool:

@@ -1,4 +1,5 @@
-"""The `gankit sample` and `gankit interpolate` verbs: a trained generator's samples and latent walks."""
+"""The `gankit sample` and `gankit interpolate` verbs: a trained generator's samples and latent walks (and, for
+style-based runs, the truncation trick and style-mixing grids)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,13 @@ def _add_sample(sub: Any) -> None:
     p.add_argument("--length", type=int, help="steps per sequence (recurrent runs): must be the run's own")
     p.add_argument("--text", action="append", metavar="CAPTION", help="text-to-image runs: draw --n images of this "
                    "caption, one grid row each, e.g. \"a thin two\" (repeatable)")
+    p.add_argument("--truncation", type=float, metavar="PSI", help="style-based runs (--method stylegan): the "
+                   "truncation trick, each w pulled toward the tracked mean w, psi in (0, 1] (1: none); e.g. 0.7")
+    p.add_argument("--mix", type=int, nargs="?", const=4, metavar="K", help="style-based runs: instead of samples, "
+                   "a style-mixing grid of K row latents (coarse styles) by K column latents (fine styles), "
+                   "sources on the top row and left column (the flag alone: 4); default --out RUN/style_mixing.png")
+    p.add_argument("--mix-cut", type=int, metavar="L", help="with --mix: the first style layer taken from the column "
+                   "latent (default: half the style layers)")
     p.set_defaults(func=cmd_sample)
 
 
@@ -49,6 +57,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out-dir {shown(args.out_dir)}: is a file, not a folder")
     if _audio_run(args.run):
         return _sample_audio(args)
+    if args.mix is not None or args.mix_cut is not None:
+        return _sample_mix(args)
     out = _output(args.out, "--out", args.run, lambda run: run.sample_grid)
     G = load(args.run, ema=not args.no_ema)
     if args.length is not None:
@@ -58,14 +68,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.text:
         from ..methods.text2image import sample_text
 
-        if args.klass is not None or args.code is not None:
-            raise ConfigError("--text says what to draw; drop --class / --code")
+        if args.klass is not None or args.code is not None or args.truncation is not None:
+            raise ConfigError("--text says what to draw; drop --class / --code / --truncation")
 
         x = sample_text(G, args.text, args.n, seed=args.seed)  # caption after caption, n each
         args.nrow = args.nrow or args.n
         args.n = len(x)
     else:
-        x = G.sample(args.n, labels=args.klass, code=args.code, seed=args.seed)
+        x = G.sample(args.n, labels=args.klass, code=args.code, seed=args.seed, truncation=args.truncation)
     from ..viz.samples import save_samples
 
     save_samples(x, out, nrow=args.nrow)
@@ -137,6 +147,28 @@ def _sample_audio(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample_mix(args: argparse.Namespace) -> int:
+    """`sample --mix K`: the style-mixing grid of a style-based run."""
+    from ..api import load
+    from ..viz import save_grid
+
+    if args.mix is None:
+        raise ConfigError("--mix-cut sets the crossover layer of --mix; add --mix")
+    _at_least("--mix", args.mix, 1)
+    other = [f for f, v in (("--out-dir", args.out_dir), ("--npy", args.npy), ("--class", args.klass),
+                            ("--code", args.code), ("--nrow", args.nrow)) if v is not None]
+    if other:
+        raise ConfigError(f"--mix draws one grid; {', '.join(other)} do not apply to it")
+    out = _output(args.out, "--out", args.run, lambda run: run.root / "style_mixing.png")
+    G = load(args.run, ema=not args.no_ema)
+    x = G.mix(args.mix, args.mix, cut=args.mix_cut, seed=args.seed, truncation=args.truncation)
+    save_grid(x, out, nrow=args.mix + 1, scale=2 if G.data_shape[-1] <= 32 else 1)
+    cut = args.mix_cut if args.mix_cut is not None else int(G.net.num_ws) // 2
+    print(f"gankit: style mixing, {args.mix} x {args.mix} (coarse styles from each row's latent, layers {cut}.."
+          f"{int(G.net.num_ws) - 1} from each column's) from {G.source} -> {out}")
+    return 0
+
+
 def _at_least(flag: str, value: int, least: int) -> None:
     if value < least:
         raise ConfigError(f"{flag} must be >= {least}, got {value}")
@@ -179,6 +211,8 @@ def _add_interpolate(sub: Any) -> None:
     p.add_argument("--code", type=int, help="categorical latent code to hold fixed (InfoGAN runs)")
     p.add_argument("--seed", type=int, default=None, help="seed for the end points (default: random)")
     p.add_argument("--no-ema", action="store_true", help="use the raw G instead of its EMA copy")
+    p.add_argument("--truncation", type=float, metavar="PSI", help="style-based runs: the truncation trick, psi in "
+                   "(0, 1]")
     p.set_defaults(func=cmd_interpolate)
 
 
@@ -194,7 +228,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if len(G.data_shape) != 3:
         raise ConfigError("interpolate draws images; this run generates toy points")
     x = G.interpolate(args.steps, slerp=args.slerp, seed=args.seed, labels=args.klass, rows=args.rows,
-                      code=args.code)
+                      code=args.code, truncation=args.truncation)
     scale = 2 if G.data_shape[-1] <= 32 else 1
     save_grid(x, out, nrow=args.steps, scale=scale)
     print(f"gankit: {args.rows} walk(s) of {args.steps} steps ({'slerp' if args.slerp else 'linear'}) -> {out}")

@@ -63,7 +63,8 @@ def add_parsers(sub: Any) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter, argument_default=argparse.SUPPRESS)
     g = p.add_argument_group("data")
     g.add_argument("--dataset", help="mnist5k (built in, offline), mnist, fashion-mnist, stacked-mnist, "
-                   "coloured-mnist, gaussian1d, ring8, grid25, swissroll, sines, ar (1-D series, --method rgan), folder:PATH, or npy:PATH (a .npy of "
+                   "coloured-mnist, coloured-fashion (28, 32 or 64 with --image-size), gaussian1d, ring8, grid25, swissroll, "
+                   "sines, ar (1-D series, --method rgan), folder:PATH, or npy:PATH (a .npy of "
                    f"images, or a .npz with images and optional labels) {_d('dataset')}")
     g.add_argument("--data-dir", help="folder holding the MNIST/Fashion-MNIST IDX .gz files "
                    "(default: $GANKIT_DATA, else the download cache)")
@@ -137,6 +138,16 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--minibatch-disc", type=int, nargs="?", const=100, metavar="B", help="minibatch "
                    "discrimination (Salimans et al. 2016) in the mlp or dcgan D: B kernels of dimension 5 "
                    "(the flag alone: 100) {}".format(_d('minibatch_disc')))
+    g = p.add_argument_group("growing and styles", "--method progressive (Karras et al. 2018) and --method "
+                             "stylegan (Karras et al. 2019, 2020); docs/growing.md")
+    g.add_argument("--resolution", type=int, metavar="S", help="final image size, a power of two (8, 16, 32, 64, "
+                   "...); the data are resized to it (default: the data's size)")
+    g.add_argument("--phase-steps", type=int, metavar="N", help="progressive: steps of each fade-in and each "
+                   "stabilising stretch (default: --steps shared evenly over them)")
+    g.add_argument("--mapping-layers", type=int, help=f"stylegan: dense layers of the mapping network z -> w "
+                   f"{_d('mapping_layers')}")
+    g.add_argument("--style-mixing", type=float, metavar="P", help="stylegan: share of training samples whose "
+                   f"styles switch to a second latent's at a random layer {_d('style_mixing')}")
     g = p.add_argument_group("optimisation")
     g.add_argument("--steps", type=int, help=f"generator updates {_d('steps')}")
     g.add_argument("--batch-size", type=int, help="the global batch: under torchrun with N ranks each rank "

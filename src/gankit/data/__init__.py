@@ -29,7 +29,8 @@ from .transforms import as_nchw_uint8, check_image_args, prepare_images
 __all__ = ["BUDGET_ENV", "DATASET_NAMES", "Dataset", "SERIES_NAMES", "TOY_MODES", "TOY_OPTIONS", "gaussian1d_params",
            "is_series", "is_toy", "load_dataset", "memory_budget"]
 
-IMAGE_NAMES: tuple[str, ...] = ("mnist5k", "mnist", "fashion-mnist", "stacked-mnist", "coloured-mnist")
+IMAGE_NAMES: tuple[str, ...] = ("mnist5k", "mnist", "fashion-mnist", "stacked-mnist", "coloured-mnist",
+                                 "coloured-fashion")
 SPOKEN_DIGITS = "spoken-digits"  # gankit.data.speech.NAME (imported when used: `python -m gankit.data.speech`)
 AUDIO_NAMES: tuple[str, ...] = (SPOKEN_DIGITS,)  # sound, held as spectrogram images (gankit.audio)
 DATASET_NAMES: tuple[str, ...] = IMAGE_NAMES + AUDIO_NAMES + TOY_NAMES + SERIES_NAMES
@@ -39,7 +40,9 @@ SPLITS = ("train", "test")
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "mnist_5k": "mnist5k",
             "mnist-5k": "mnist5k", "stacked_mnist": "stacked-mnist", "stackedmnist": "stacked-mnist",
             "coloured_mnist": "coloured-mnist", "colored-mnist": "coloured-mnist", "colored_mnist": "coloured-mnist",
-            "spoken_digits": SPOKEN_DIGITS}
+            "spoken_digits": SPOKEN_DIGITS,
+            "coloured_fashion": "coloured-fashion", "colored-fashion": "coloured-fashion",
+            "colored_fashion": "coloured-fashion"}
 
 
 def _canonical(name: str) -> str:
@@ -114,11 +117,9 @@ def load_dataset(name: str, *, split: str = "train", data_dir: str | os.PathLike
     if key == "stacked-mnist":  # generated from MNIST: n is the number of stacks made, not a subset
         return load_stacked_mnist(split=split, data_dir=data_dir, image_size=image_size, channels=channels, n=n,
                                   seed=seed, download=download)
-    if key == "coloured-mnist":  # made from MNIST: seeded colours per image, 28x28 only
-        if image_size not in (None, 28):
-            raise ConfigError(f"coloured-mnist is 28x28; image_size={image_size} is not offered")
+    if key in ("coloured-mnist", "coloured-fashion"):  # seeded colours per image; 28, 32 (padded) or 64
         return load_coloured_mnist(split=split, data_dir=data_dir, channels=channels, n=n, seed=seed,
-                                   download=download, compact=compact)
+                                   download=download, compact=compact, name=key, image_size=image_size)
     if key == "mnist5k":
         if split != "train":
             raise ConfigError("mnist5k has only a train split; use 'mnist' (or 'fashion-mnist') for a test split")

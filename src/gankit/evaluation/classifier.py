@@ -26,24 +26,38 @@ from torch import Tensor, nn
 from .. import checkpoint as ckpt, progress
 from ..errors import CheckpointError, ConfigError
 
-CLASSIFIER_DATASETS = ("mnist", "fashion-mnist")
+CLASSIFIER_DATASETS = ("mnist", "fashion-mnist", "coloured-mnist", "coloured-fashion")
+#: what each shipped network reads: grey 28x28 for the MNIST family, colour 32x32 for the coloured sets
+INPUT_SHAPES: dict[str, tuple[int, int, int]] = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28),
+                                                 "coloured-mnist": (3, 32, 32), "coloured-fashion": (3, 32, 32)}
+GREY, COLOUR = (1, 28, 28), (3, 32, 32)
 FEATURE_DIM = 128
 _ASSET_DIR = "assets/classifiers"
 
 
 class DomainClassifier(nn.Module):
-    """conv 3x3 32 -> pool -> conv 3x3 64 -> pool -> FC 128 (the features) -> FC num_classes.
+    """Grey 28x28: conv 3x3 32 -> pool -> conv 3x3 64 -> pool -> FC 128 (the features) -> FC num_classes, about
+    420k weights (1.7 MB in float32). Colour 32x32: a third conv 3x3 64 -> pool before the FC, so the FC reads
+    4x4 maps: about 190k weights (0.8 MB).
 
-    Input: images [N, 1, 28, 28] in [-1, 1], gankit's data range. About 420k weights (1.7 MB in float32)."""
+    Input: images [N, C, S, S] in [-1, 1], gankit's data range, of `input_shape` (GREY or COLOUR)."""
 
-    def __init__(self, num_classes: int = 10) -> None:
+    def __init__(self, num_classes: int = 10, input_shape: tuple[int, int, int] = GREY) -> None:
         super().__init__()
-        self.num_classes = num_classes
-        self.conv = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(True), nn.MaxPool2d(2),
+        if tuple(input_shape) not in (GREY, COLOUR):
+            raise ConfigError(f"a domain classifier reads {GREY} or {COLOUR} images, not {tuple(input_shape)}")
+        self.num_classes, self.input_shape = num_classes, tuple(input_shape)
+        c = input_shape[0]
+        layers: list[nn.Module] = [
+            nn.Conv2d(c, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(True), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True), nn.MaxPool2d(2),
-        )
-        self.fc = nn.Sequential(nn.Linear(64 * 7 * 7, FEATURE_DIM), nn.ReLU(True))
+        ]
+        if self.input_shape == COLOUR:
+            layers += [nn.Conv2d(64, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True),
+                       nn.MaxPool2d(2)]
+        self.conv = nn.Sequential(*layers)
+        side = 7 if self.input_shape == GREY else 4
+        self.fc = nn.Sequential(nn.Linear(64 * side * side, FEATURE_DIM), nn.ReLU(True))
         self.drop = nn.Dropout(0.3)
         self.head = nn.Linear(FEATURE_DIM, num_classes)
 
@@ -67,12 +81,14 @@ class FeatureNet:
 
     @torch.no_grad()
     def embed(self, images: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
-        """(features [N, FEATURE_DIM], class probabilities [N, K]) for images [N, 1, 28, 28] in [-1, 1]."""
-        check_images(images)
+        """(features [N, FEATURE_DIM], class probabilities [N, K]) for images [N, *input_shape] in [-1, 1]."""
+        check_images(images, self.model.input_shape)
         self.model.eval()
+        from ..data.transforms import as_float
+
         feats, probs = [], []
-        for chunk in images.split(batch_size):
-            f = self.model.features(chunk.float())
+        for chunk in images.split(batch_size):  # uint8 pixels are converted a chunk at a time
+            f = self.model.features(as_float(chunk).float())
             feats.append(f)
             probs.append(F.softmax(self.model.head(f), dim=1))
         return torch.cat(feats), torch.cat(probs)
@@ -83,10 +99,14 @@ class FeatureNet:
                 "feature_net_test_accuracy": self.test_accuracy}
 
 
-def check_images(images: Tensor) -> None:
-    if images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-        raise ConfigError(f"the domain classifiers take grey 28x28 images [N, 1, 28, 28]; got shape "
-                          f"{tuple(images.shape)} (train at --image-size 28 --channels 1 to evaluate in this space)")
+def check_images(images: Tensor, shape: tuple[int, ...] = GREY) -> None:
+    if images.dim() != 4 or tuple(images.shape[1:]) != tuple(shape):
+        if tuple(shape) == GREY:
+            raise ConfigError(f"the domain classifiers take grey 28x28 images [N, 1, 28, 28]; got shape "
+                              f"{tuple(images.shape)} (train at --image-size 28 --channels 1 to evaluate in this "
+                              "space)")
+        raise ConfigError(f"this domain classifier takes images [N, {', '.join(map(str, shape))}]; got shape "
+                          f"{tuple(images.shape)}")
 
 
 def shipped_path(dataset: str) -> Path:
@@ -113,7 +133,10 @@ def load_classifier(dataset: str = "mnist", path: str | Path | None = None) -> F
     if not isinstance(info, dict):
         raise CheckpointError(f"{file}: not a gankit domain classifier (no 'classifier' metadata)")
     num_classes, acc = _classifier_info(file, info)
-    model = DomainClassifier(num_classes)
+    shape = info.get("input_shape", list(GREY))
+    if not isinstance(shape, list) or tuple(shape) not in (GREY, COLOUR):
+        raise CheckpointError(f"{file}: metadata 'input_shape' must be {list(GREY)} or {list(COLOUR)}")
+    model = DomainClassifier(num_classes, tuple(shape))
     ckpt.unpack_module("model", model, tensors, file)
     return FeatureNet(model.eval(), str(info.get("dataset", dataset)), file, file_sha256(file), acc)
 
@@ -129,7 +152,10 @@ def _classifier_info(file: Path, info: dict[str, Any]) -> tuple[int, float | Non
 
 
 def _shift(x: Tensor, gen: torch.Generator, max_shift: int = 2) -> Tensor:
-    """Random translation by up to `max_shift` pixels (zero padding = background -1): cheap augmentation."""
+    """Random translation by up to `max_shift` pixels (zero padding = background -1): cheap augmentation.
+    Colour images are padded with their edge pixels instead (their background is a colour of their own)."""
+    if x.shape[1] != 1:
+        return _shift_colour(x, gen, max_shift)
     n = x.shape[0]
     padded = F.pad(x, (max_shift,) * 4, value=-1.0)
     dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen)
@@ -139,6 +165,15 @@ def _shift(x: Tensor, gen: torch.Generator, max_shift: int = 2) -> Tensor:
     cols = (dx[:, None] + torch.arange(size)[None, :])  # [N, W]
     idx_n = torch.arange(n)[:, None, None]
     return padded[idx_n, 0, rows[:, :, None], cols[:, None, :]][:, None]  # [N, 1, H, W]
+
+
+def _shift_colour(x: Tensor, gen: torch.Generator, max_shift: int) -> Tensor:
+    """`_shift` for [N, C, S, S] images, edge pixels repeated into the margin."""
+    n, _, size, _ = x.shape
+    padded = F.pad(x, (max_shift,) * 4, mode="replicate")
+    dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen).tolist()
+    dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen).tolist()
+    return torch.stack([padded[i, :, b:b + size, a:a + size] for i, (a, b) in enumerate(zip(dx, dy))])
 
 
 @torch.no_grad()
@@ -157,11 +192,12 @@ def train_classifier(x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, *, ep
     accuracy. Deterministic given `seed` on CPU."""
     if len(x) != len(y) or len(x) == 0:
         raise ConfigError(f"classifier training data: {len(x)} images and {len(y)} labels")
-    check_images(x)
+    shape = tuple(x.shape[1:])
+    check_images(x, shape if shape in (GREY, COLOUR) else GREY)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     num_classes = int(y.max()) + 1
-    model = DomainClassifier(num_classes)
+    model = DomainClassifier(num_classes, shape)
     steps_per_epoch = math.ceil(len(x) / batch_size)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
@@ -189,5 +225,6 @@ def train_classifier(x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, *, ep
 def save_classifier(model: DomainClassifier, path: str | Path, *, dataset: str, test_accuracy: float,
                     **extra: Any) -> Path:
     meta = {"classifier": {"dataset": dataset, "num_classes": model.num_classes, "feature_dim": FEATURE_DIM,
+                           "input_shape": list(model.input_shape),
                            "test_accuracy": round(test_accuracy, 6), **extra}}
     return ckpt.save(path, ckpt.pack_module("model", model), meta)

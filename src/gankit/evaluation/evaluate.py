@@ -30,6 +30,10 @@ KNN_K_PR = 3  # Kynkäänniemi et al. 2019
 KNN_K_DC = 5  # Naeem et al. 2020
 MEMO_SAMPLES = 2000  # generated and test images in the memorisation check
 IMAGE_DATASETS = ("mnist", "mnist5k", "fashion-mnist")
+#: the coloured sets, scored at 32x32 colour by their own feature networks (gankit.data.coloured)
+COLOUR_DATASETS = ("coloured-mnist", "coloured-fashion")
+COLOUR_SIZE = 32
+GREY_SIZE = 28
 STACKED = "stacked-mnist"
 STACKED_SAMPLES = 25600  # generated samples per Stacked MNIST evaluation (Unrolled GAN; VEEGAN/PacGAN used 26,000)
 STACKED_CHUNK = 2000  # samples generated and classified at a time, to bound memory
@@ -194,6 +198,21 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
     if inception and (name in TOY_MODES or name == "gaussian1d"):
         raise ConfigError(f"Inception metrics score images; {name!r} is toy data")
 
+    if name in COLOUR_DATASETS:
+        if cas or parzen:
+            raise ConfigError(f"--cas and --parzen follow the MNIST protocol on 28x28 grey images; {name!r} is "
+                              "scored at 32x32 colour (drop them)")
+        scores = _evaluate_colour(G, n=n or 10000, seed=seed, data_dir=data_dir or cfg.data_dir,
+                                  classifier=classifier)
+        if inception:
+            from .inception import InceptionUnavailable, inception_scores
+
+            try:
+                scores.update(inception_scores(scores.pop("_fake"), scores.pop("_real"), weights=inception_weights))
+            except InceptionUnavailable as e:
+                scores["inception"] = {"skipped": str(e)}
+        scores.pop("_fake", None), scores.pop("_real", None)
+        return scores
     if name not in IMAGE_DATASETS:
         if inception and len(G.data_shape) == 3:
             return _evaluate_inception_only(G, n=n or 10000, seed=seed, data_dir=data_dir or cfg.data_dir,
@@ -201,8 +220,12 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
         raise ConfigError(f"no offline metric for data set {name!r}: the feature networks cover "
                           f"{', '.join(IMAGE_DATASETS)} and {STACKED} (toys: ring8, grid25, gaussian1d); for "
                           "colour images use --inception (Inception-v3 FID/IS, an optional extra)")
-    if tuple(G.data_shape) != (1, 28, 28):
+    c, h, w = (tuple(G.data_shape) + (0, 0, 0))[:3]
+    if c != 1 or h != w or len(G.data_shape) != 3:
         raise ConfigError(f"the feature networks take 28x28 grey images; this run generates {G.data_shape}")
+    if h != GREY_SIZE and cas:
+        raise ConfigError(f"--cas trains its classifier on the run's samples and tests it on 28x28 images; this "
+                          f"run generates {h}x{w}")
     n = n or 10000
     labels = None
     if G.num_classes:  # conditional: classes in equal shares, as the data has them
@@ -210,13 +233,18 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
     stages = 2 + cas + parzen + ("classify" in G.extras)
     with progress.bar(stages, "evaluate", unit="stage") as bar:
         bar.set_description_str("evaluate: sampling")
-        fake = _finite(G.sample(n, labels=labels, seed=seed).cpu(), G)
+        fake = to_feature_size(_finite(G.sample(n, labels=labels, seed=seed).cpu(), G), GREY_SIZE)
         bar.update(1)
         bar.set_description_str("evaluate: features and scores")
         scores, real, test = _score_generated(fake, name, data_dir=data_dir or cfg.data_dir, seed=seed,
                                               classifier=classifier, labels=labels)
         scores["protocol"].update({"run": str(G.source), "step": G.step, "ema": G.uses_ema,
                                    "conditional": bool(G.num_classes)})
+        if h != GREY_SIZE:
+            scores["protocol"]["resized"] = (f"the {h}x{w} samples resized to 28x28 (antialiased bilinear) for "
+                                             "the feature network; the reference is the native 28x28 data")
+        if G.has_styles:
+            scores.update(_ppl(G, name, classifier, seed))
         bar.update(1)
         if cas:
             if test is None:
@@ -242,6 +270,68 @@ def evaluate_run(run: str | Path, *, n: int | None = None, seed: int = 0, ema: b
             scores.update(inception_scores(fake, real, weights=inception_weights))
         except InceptionUnavailable as e:
             scores["inception"] = {"skipped": str(e)}
+    return scores
+
+
+def to_feature_size(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Images [N, C, S, S] in [-1, 1] as a feature network of input size `size` reads them: as they are at that
+    size; padded with their edge pixels when smaller by an even margin (a 28x28 coloured image on its background,
+    as the 32x32 coloured sets are made); else resized (antialiased bilinear, as the data pipeline resizes)."""
+    from ..data.transforms import resize
+
+    s = x.shape[-1]
+    if s == size:
+        return x
+    if s < size and (size - s) % 2 == 0:
+        p = (size - s) // 2
+        return torch.nn.functional.pad(x, (p, p, p, p), mode="replicate")
+    return resize(x.float(), size)
+
+
+def _ppl(G: Any, dataset: str, classifier: str | Path | None, seed: int) -> dict[str, Any]:
+    """Perceptual path length of a style-based run in the domain classifier's feature space (evaluation.ppl)."""
+    from .classifier import INPUT_SHAPES, load_classifier
+    from .ppl import perceptual_path_length
+
+    net = load_classifier(dataset, classifier)
+    size = INPUT_SHAPES.get(net.dataset, (1, GREY_SIZE, GREY_SIZE))[-1]
+    scores = perceptual_path_length(G.net, lambda x: net.model.features(to_feature_size(x, size)), seed=seed)
+    scores["ppl_protocol"].update(net.protocol())
+    return scores
+
+
+def _evaluate_colour(G: Any, *, n: int, seed: int, data_dir: str | None,
+                     classifier: str | Path | None) -> dict[str, Any]:
+    """A coloured-set run: its samples (padded or resized to 32x32) against the set's 32x32 training split, in
+    the feature space of the set's own shipped network. The generated and reference images ride along under
+    `_fake` / `_real` for the Inception path."""
+    from ..data import load_dataset
+
+    name = G.config.dataset
+    if len(G.data_shape) != 3 or G.data_shape[0] != 3:
+        raise ConfigError(f"a {name} run must generate colour images [3, S, S]; this one generates {G.data_shape}")
+    labels = (torch.arange(n) % G.num_classes) if G.num_classes else None
+    with progress.bar(2, "evaluate", unit="stage") as bar:
+        bar.set_description_str("evaluate: sampling")
+        fake = _finite(G.sample(n, labels=labels, seed=seed).cpu(), G)
+        bar.update(1)
+        bar.set_description_str("evaluate: features and scores")
+        real = load_dataset(name, split="train", data_dir=data_dir, image_size=COLOUR_SIZE, compact=True).x
+        scores = score_images(to_feature_size(fake, COLOUR_SIZE), real, dataset=name, seed=seed,
+                              classifier=classifier, labels=labels)
+        bar.update(1)
+    size = G.data_shape[-1]
+    scores["memorisation"] = None
+    scores["protocol"].update({
+        "dataset": name, "reference": f"{name} train split at 32x32", "run": str(G.source), "step": G.step,
+        "ema": G.uses_ema, "conditional": bool(G.num_classes),
+        "memorisation": "skipped for the coloured sets (nearest neighbours among 60,000 colour images)"})
+    if size != COLOUR_SIZE:
+        how = "padded with their edge pixels" if size < COLOUR_SIZE else "resized (antialiased bilinear)"
+        scores["protocol"]["resized"] = f"the {size}x{size} samples {how} to 32x32 for the feature network"
+    if G.has_styles:
+        scores.update(_ppl(G, name, classifier, seed))
+    scores["_fake"], scores["_real"] = fake, real
     return scores
 
 
@@ -437,7 +527,7 @@ def format_scores(scores: dict[str, Any]) -> str:
              "inception_score", "class_kl",
              "classes_present", "label_accuracy", "accuracy_real_griffin_lim", "cas", "test_error", "modes", "kl", "hq", "jsd", "parzen_ll",
              "cycle_l1", "translated_label_accuracy", "reference_label_accuracy", "translated_fid", "reference_fid",
-             "l1_to_truth", "accuracy", "psnr", "ssim", "l1", "masked_l1", "colour_error")
+             "l1_to_truth", "accuracy", "psnr", "ssim", "l1", "masked_l1", "colour_error", "ppl")
     parts = []
     for key in order:
         if key in scores:

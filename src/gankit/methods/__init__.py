@@ -17,12 +17,14 @@ from .cyclegan import CycleGAN
 from .gan import GAN
 from .infogan import InfoGAN
 from .pix2pix import Pix2Pix
+from .progressive import Progressive
 from .rgan import RGAN
 from .sgan import SGAN
 from .specgan import SpecGAN
+from .stylegan import StyleGAN
 from .text2image import Text2Image
 
-__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "RGAN", "SpecGAN", "StepContext", "Text2Image", "build_method",
+__all__ = ["ACGAN", "Batch", "CycleGAN", "Draws", "GAN", "InfoGAN", "Method", "OptimizerGroup", "Parts", "Phase", "Pix2Pix", "Progressive", "RGAN", "SpecGAN", "StepContext", "StyleGAN", "Text2Image", "build_method",
            "get_method", "method_names", "register_method"]
 
 _METHODS: dict[str, type[Method]] = {}
@@ -67,3 +69,5 @@ register_method(Pix2Pix)
 register_method(RGAN)
 register_method(Text2Image)
 register_method(SpecGAN)
+register_method(Progressive)
+register_method(StyleGAN)
