@@ -383,3 +383,12 @@ def test_an_absent_or_unknown_device_is_one_clear_line(tmp_path, capsys, device,
     err = capsys.readouterr().err.strip()
     assert code == 2 and needle in err and len(err.splitlines()) == 1
     assert not (tmp_path / "d").exists()
+
+
+def test_runs_are_named_after_their_method_where_the_method_brings_its_own_networks():
+    from gankit.methods import get_method
+
+    assert get_method("gan").label("dcgan", "hinge") == "dcgan/hinge"
+    assert get_method("infogan").label("dcgan", "nonsaturating") == "infogan dcgan/nonsaturating"
+    for name in ("pix2pix", "cyclegan", "progressive", "stylegan", "rgan", "text2image"):
+        assert get_method(name).label("dcgan", "lsgan") == f"{name}/lsgan", name

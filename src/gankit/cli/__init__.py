@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import typing
 from collections.abc import Sequence
@@ -73,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gankit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`gankit doctor RUN | head`): stop quietly, as other command-line tools do; point
+        # stdout at /dev/null so that the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

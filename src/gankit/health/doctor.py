@@ -92,7 +92,7 @@ def diagnose(run_dir: str | Path) -> Diagnosis:
     last = rows[-1] if rows else {}
     done = int(last.get("step", 0))
     c = {k: shown(cfg.get(k), _SHOWN) for k in ("model", "loss", "dataset", "lr_g", "lr_d", "batch_size", "seed")}
-    summary = (f"{c['model']}/{c['loss']} on {c['dataset']}, {done} of {shown(steps_cfg, _SHOWN)} steps logged, "
+    summary = (f"{_label(cfg, c)} on {c['dataset']}, {done} of {shown(steps_cfg, _SHOWN)} steps logged, "
                f"lr G {c['lr_g']} / D {c['lr_d']}, batch {c['batch_size']}, seed {c['seed']}"
                + (", --auto-remedy" if cfg.get("auto_remedy") else ""))
     notes: list[str] = []
@@ -289,3 +289,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"gankit: diagnosis -> {shown(str(run.doctor_text), 500)}"
               + ("" if args.no_plot else f", plots -> {shown(str(run.doctor_plot), 500)}"))
     return EXIT_FINDINGS if d.findings else 0  # scripts can tell a run with a problem from a healthy one
+
+
+def _label(cfg: dict[str, Any], shown_cfg: dict[str, str]) -> str:
+    """The run named as training named it ("dcgan/minimax", "stylegan/hinge"); a run folder's method that is not
+    registered here is named by its config's words."""
+    from ..errors import ConfigError
+    from ..methods import get_method
+
+    method = cfg.get("method", "gan")
+    try:
+        return get_method(str(method)).label(shown_cfg["model"], shown_cfg["loss"])
+    except (ConfigError, TypeError):
+        return f"{shown(method, _SHOWN)} {shown_cfg['model']}/{shown_cfg['loss']}"
+

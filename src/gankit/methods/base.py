@@ -154,6 +154,17 @@ class Method:
     #: whether `gankit evaluate` scores this method's runs with `scores` (translators: held-out inputs against their
     #: targets) instead of as a generator of noise (FID of samples, CAS, Parzen, Inception)
     own_scores: ClassVar[bool] = False
+    #: whether the method's networks are the ones `--model` names (gan, infogan, ...); a method with networks of
+    #: its own (U-Nets, growing or style-based nets, recurrent nets) sets False, and runs are named after it
+    uses_model: ClassVar[bool] = True
+
+    @classmethod
+    def label(cls, model: str, loss: str) -> str:
+        """How messages name a run of this method: "dcgan/nonsaturating", "infogan dcgan/nonsaturating",
+        "stylegan/nonsaturating"."""
+        if not cls.uses_model:
+            return f"{cls.name}/{loss}"
+        return f"{model}/{loss}" if cls.name == "gan" else f"{cls.name} {model}/{loss}"
 
     def __init__(self, cfg: TrainConfig, data: Dataset, parts: Parts | None = None) -> None:
         self.cfg = cfg

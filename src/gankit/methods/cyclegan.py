@@ -47,6 +47,7 @@ def cycle_loss(x: Tensor, x_rec: Tensor) -> Tensor:
 
 class CycleGAN(Method):
     name = "cyclegan"
+    uses_model = False  # its own networks, whatever --model says
     ema_of: ClassVar[str | None] = "G_ab"
     sampler: ClassVar[str] = "G_ab"
     inference: ClassVar[dict[str, str]] = {"translate": "G_ab", "translate_back": "G_ba"}

@@ -45,6 +45,7 @@ def translator(cfg: TrainConfig, data_shape: tuple[int, ...]) -> UNet:
 
 class Pix2Pix(Method):
     name = "pix2pix"
+    uses_model = False  # its own networks, whatever --model says
     ema_of: ClassVar[str | None] = None  # G is a regression network: its own weights translate
     inference: ClassVar[dict[str, str]] = {"translate": "G"}
     own_scores: ClassVar[bool] = True  # accuracy, FID, L1, PSNR, SSIM and the task's own on held-out inputs

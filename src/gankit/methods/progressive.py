@@ -36,6 +36,7 @@ def fade_real(x: Tensor, level: int, alpha: float, levels: int) -> Tensor:
 
 class Progressive(GAN):
     name = "progressive"
+    uses_model = False  # its own networks, whatever --model says
     # Karras et al. trained with Adam (lr 1e-3, beta1 0, beta2 0.99) and an EMA of G (0.999); beta1 0 is
     # `--beta1 0` (not a recipe knob). Widths: 16 at the final level, doubling toward 4x4 (capped at 8x); on a
     # 2-core CPU at 32x32, width 32 took 2.6x the time of width 16 (G and D forward and backward, batch 32)

@@ -59,6 +59,7 @@ def check_length(G: Any, length: int) -> None:
 
 class RGAN(GAN):
     name = "rgan"
+    uses_model = False  # its own networks, whatever --model says
     # About Esteban et al.'s scale (one recurrent layer of 100 units, a latent of 5 per step). On sines, one CPU
     # thread: one layer of 64 units ran ~10 it/s, two of 128 ~3 it/s; on a CPU shared with other jobs the short
     # benchmark ran 800 steps in ~4 minutes, so 8,000 steps take 20-40 minutes

@@ -26,6 +26,7 @@ from .gan import GAN
 
 class StyleGAN(GAN):
     name = "stylegan"
+    uses_model = False  # its own networks, whatever --model says
     # StyleGAN's optimiser: Adam lr 2e-3 (here 1e-3 at a CPU's small batches), beta2 0.99, an EMA of G;
     # a 128-dimensional z and w; beta1 0 is `--beta1 0` (not a recipe knob)
     recipe: ClassVar[dict[str, Any]] = {"lr_g": 1e-3, "lr_d": 1e-3, "beta2": 0.99, "width": 16, "d_width": 16,

@@ -72,6 +72,7 @@ def sample_text(G: Any, texts: list[str], n: int = 1, seed: int | None = None) -
 
 class Text2Image(Method):
     name = "text2image"
+    uses_model = False  # its own networks, whatever --model says
     # DCGAN's optimiser (Adam 2e-4, beta1 0.5) as Reed et al. trained with. Width 32 and batches of 32: a step of
     # G and D's three scorings at width 64, batch 64 took 0.46 s on one shared CPU thread, at width 32 0.26 s;
     # the image recipe's batch of 32 halves that again, so 6,000 steps fit in about 30 minutes

@@ -345,8 +345,8 @@ def _train(cfg: TrainConfig, resume: bool, ctx: DistContext, data: Dataset, meth
         if main:
             run_dir.finish()
             ranks = f" on {ctx.world_size} ranks" if ctx.enabled else ""
-            print(f"gankit: trained {cfg.model}/{cfg.loss} on {cfg.dataset} for {state.step} steps{ranks}; outputs in "
-                  f"{run_dir.root}/ (samples/, progress.gif, losses.png, metrics.jsonl, "
+            print(f"gankit: trained {type(method).label(cfg.model, cfg.loss)} on {cfg.dataset} for {state.step} "
+                  f"steps{ranks}; outputs in {run_dir.root}/ (samples/, progress.gif, losses.png, metrics.jsonl, "
                   f"checkpoints/{run.last_ckpt.name if run.last_ckpt else ''})")
         assert run.last_ckpt is not None
         return RunResult(run_dir.root, state.step, run.last_ckpt, getattr(step_once, "last_row", {}))
