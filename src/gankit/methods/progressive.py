@@ -68,10 +68,7 @@ class Progressive(GAN):
 
     @classmethod
     def inference_net(cls, name: str, cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-        if name != "D":
-            raise KeyError(name)
-        cfg = cfg.resolved()
-        return ProgressiveDiscriminator(data_shape, 0, cfg.d_width)  # type: ignore[arg-type]
+        return growing_d(name, cfg, data_shape)
 
     def build(self) -> dict[str, nn.Module]:
         shape = tuple(self.data.sample_shape)
@@ -99,3 +96,11 @@ class Progressive(GAN):
         if batch is not None:
             batch = Batch(fade_real(batch.x, level, alpha, self.levels), batch.y)
         return super().loss(phase, batch, ctx)
+
+
+def growing_d(name: str, cfg: TrainConfig, data_shape: tuple[int, ...]) -> nn.Module:
+    """D of the growing and the style-based methods (the only network they rebuild besides G)."""
+    if name != "D":
+        raise KeyError(name)
+    return ProgressiveDiscriminator(data_shape, 0, cfg.resolved().d_width)  # type: ignore[arg-type]
+

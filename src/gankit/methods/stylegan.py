@@ -18,10 +18,11 @@ from torch import Tensor, nn
 
 from ..config import TrainConfig
 from ..errors import ConfigError
-from ..models.progressive import ProgressiveDiscriminator, levels_for
+from ..models.progressive import levels_for
 from ..models.stylegan import StyleGenerator
 from .base import Batch, Phase, StepContext, log_d_scores
 from .gan import GAN
+from .progressive import growing_d
 
 
 class StyleGAN(GAN):
@@ -54,10 +55,7 @@ class StyleGAN(GAN):
 
     @classmethod
     def inference_net(cls, name: str, cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-        if name != "D":
-            raise KeyError(name)
-        cfg = cfg.resolved()
-        return ProgressiveDiscriminator(data_shape, 0, cfg.d_width)  # type: ignore[arg-type]
+        return growing_d(name, cfg, data_shape)
 
     def build(self) -> dict[str, nn.Module]:
         shape = tuple(self.data.sample_shape)
