@@ -520,6 +520,137 @@ def t_stacked(files: list[str], data: list[Any]) -> str:
                "paper: modes / KL"], rows)
 
 
+# Full-length budgets of the recipes these bench scripts stand for; a result file below them is labelled "short
+# budget" in its table.
+GROWING_FULL_MINUTES = 30  # bench/growing.py --minutes 30
+RGAN_FULL_STEPS = 8_000  # the rgan recipe's steps
+TEXT2IMAGE_FULL_STEPS = 6_000  # the text2image recipe's steps
+
+DATASET_LABEL = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "coloured-mnist": "coloured MNIST",
+                 "coloured-fashion": "coloured Fashion-MNIST"}
+
+
+def _arg(command: str, flag: str) -> str | None:
+    m = re.search(rf"{flag} (\S+)", command)
+    return m.group(1) if m else None
+
+
+def _growth_stage(step: int, phase_steps: int, size: int) -> str:
+    """Where a progressive run stands at `step` (gankit.models.progressive.stage_at: `phase_steps` at 4x4, then a
+    fade-in and a stabilising stretch of `phase_steps` for each next level)."""
+    levels = (size // 4).bit_length()  # 4x4, 8x8, ..., size x size
+    full = phase_steps * (2 * levels - 2)  # the last level's fade-in ends here
+    if step > full:
+        return f"at {size}x{size} from step {full:,}"
+    if step == full:
+        return f"the {size}x{size} fade-in just ended"
+    k = max(0, (step - phase_steps) // phase_steps)
+    level = 4 * 2 ** (min(k // 2 + 1, levels - 1) if step >= phase_steps else 0)
+    return f"fading in {level}x{level}" if step >= phase_steps and k % 2 == 0 else f"at {level}x{level}"
+
+
+def t_growing(files: list[str], data: list[Any]) -> str:
+    """bench/growing.py: each method's FID at its final checkpoint, per data set, at equal wall budget."""
+    d = data[0]
+    methods = {"dcgan": "DCGAN", "progressive": "progressive", "stylegan": "StyleGAN"}
+    short = d["budget_minutes"] < GROWING_FULL_MINUTES
+    rows: dict[str, list[str]] = {}
+    for r in d["runs"]:
+        if r["seed"] != d["seeds"][0]:
+            continue
+        size = int(_arg(r["command"], "--image-size") or 28)
+        label = f"{DATASET_LABEL.get(r['dataset'], r['dataset'])} {size}x{size}"
+        last = r["curve"][-1]
+        cell = f"{last['fid']:.0f} ({last['step']:,} steps, {last['train_s'] / 60:.1f} min"
+        if r["method"] == "progressive":
+            cell += "; " + _growth_stage(last["step"], d["phase_steps"], size)
+        rows.setdefault(label, [label] + [""] * len(methods))[list(methods).index(r["method"]) + 1] = cell + ")"
+    budget = ("short budget: " if short else "") + f"{d['budget_minutes']:g} minutes per run"
+    head = [f"data ({budget}; FID of {d['n_fid']:,} samples, final checkpoint, seed {d['seeds'][0]})",
+            *methods.values()]
+    return md(head, list(rows.values()))
+
+
+def t_colour_classifiers(files: list[str], data: list[Any]) -> str:
+    rows = [[f"`{n['dataset']}`", f"{n['epochs']}", str(n["seed"]), fixed(n["test_accuracy"], 4), f"{n['bytes']:,}",
+             f"{n['train_s']:,.0f}"] for n in data[0]["networks"]]
+    return md(["feature network", "epochs", "seed", "test accuracy", "bytes", "train s"], rows)
+
+
+def _dist(x: float) -> str:
+    return f"{x:.2f}" if x >= 10 else f"{x:.3f}"
+
+
+RGAN_DISTANCES = ("freq_w1", "acf_l2", "acf_w1")
+
+
+def _rgan_run_label(r: dict[str, Any]) -> str:
+    dataset = _arg(r["command"], "--dataset") or r["part"]
+    if r["part"] == "rows":
+        return f"`{dataset}` (rows)"
+    return f"`{dataset}" + (" --conditional" if "--conditional" in r["command"].split() else "") + "`"
+
+
+def t_rgan_reference(files: list[str], data: list[Any]) -> str:
+    """bench/rgan.py: the sequence distances' floor (two real draws) and ceiling (real vs time-shuffled)."""
+    rows = []
+    for r in data[0]["runs"]:
+        ref = r["scores"].get("reference")
+        if ref is None:
+            continue
+        for key, label in (("real_vs_real", "real vs real"), ("real_vs_shuffled", "real vs shuffled")):
+            rows.append([r["part"], label] + [_dist(ref[key][k]) for k in RGAN_DISTANCES])
+    return md(["data", "", *RGAN_DISTANCES], rows)
+
+
+def t_rgan(files: list[str], data: list[Any]) -> str:
+    """bench/rgan.py: each run's distances to held-out real series (or image scores), beside the references."""
+    rows = []
+    for r in data[0]["runs"]:
+        s = r["scores"]
+        ref = s.get("reference")
+        if ref is not None:
+            measured = (f"freq_w1 {s['freq_w1']:.2f}, acf_l2 {s['acf_l2']:.3f}, acf_w1 {s['acf_w1']:.3f}")
+            reference = "; ".join(f"{_dist(ref['real_vs_real'][k])} / {_dist(ref['real_vs_shuffled'][k])}"
+                                  for k in RGAN_DISTANCES)
+        else:
+            measured = (f"the shipped classifier's mean confidence {s['confidence']:.3f}, FID {s['fid']:.0f}, "
+                        f"classes present {s['classes_present']}")
+            reference = ""
+        more = []
+        if "band_agreement" in s:
+            more.append(f"dominant frequency in the label's band: {_pct(s['band_agreement'])} (real series: "
+                        f"{_pct(s['band_agreement_real'])})")
+        t = r.get("tstr")
+        if t:
+            more.append(f"TSTR {_pct(t['tstr_accuracy'])} vs TRTR {_pct(t['trtr_accuracy'])} "
+                        f"(chance {100 * t['chance']:g} %)")
+        if s.get("classes_present") == 1:
+            more.append("collapsed: every sample in one class")
+        budget = f"{r['steps']:,} steps, {r['train_s']:.0f} s" + (", short budget" if r["steps"] < RGAN_FULL_STEPS
+                                                                 else "")
+        rows.append([_rgan_run_label(r), measured, reference, "; ".join(more), budget])
+    return md(["run", "generated vs held-out real", "reference (real vs real / vs shuffled)", "more", "training"],
+              rows)
+
+
+def t_text2image(files: list[str], data: list[Any]) -> str:
+    """bench/text2image.py: how often the class and each attribute agree with the caption, beside the controls."""
+    rows = []
+    for r in data[0]["runs"]:
+        s = r["scores"]
+        attrs = [k[:-len("_agreement")] for k in s
+                 if k.endswith("_agreement") and k not in ("class_agreement", "real_class_agreement")]
+        attr = "; ".join(f"{a} {_pct(s[a + '_agreement'])} ({_pct(s[a + '_agreement_control'])})" for a in attrs)
+        budget = f"{r['steps']:,} steps, {r['train_s']:.0f} s" + (", short budget"
+                                                                 if r["steps"] < TEXT2IMAGE_FULL_STEPS else "")
+        rows.append([DATASET_LABEL.get(r["dataset"], r["dataset"]),
+                     f"{_pct(s['class_agreement'])} ({_pct(s['class_agreement_control'])}; "
+                     f"{_pct(s['real_class_agreement'])})", attr, budget])
+    return md(["data", "class agrees with caption (control; real images)", "attribute agrees with caption (control)",
+               "training"], rows)
+
+
 #: NAME -> (result files, how to load one, how to render them)
 def t_translate(files: list[str], data: list[Any]) -> str:
     """One image-to-image task: each data set's L1-only and L1 + cGAN networks (and bicubic for superres)."""
@@ -588,6 +719,11 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "cyclegan-thick": (["cyclegan-thick.json"], load, t_cyclegan),
     "cyclegan-invert": (["cyclegan-invert.json"], load, t_cyclegan),
     "speech": (["speech.json"], load, t_speech),
+    "growing": (["growing.json"], load, t_growing),
+    "colour-classifiers": (["colour-classifiers.json"], load, t_colour_classifiers),
+    "rgan-reference": (["rgan.json"], load, t_rgan_reference),
+    "rgan": (["rgan.json"], load, t_rgan),
+    "text2image": (["text2image.json"], load, t_text2image),
     "classifiers": (["classifiers/mnist.safetensors", "classifiers/fashion-mnist.safetensors"],
                     load_classifier_meta, t_classifiers),
     **{f"translate-{task}": ([f"translate-{task}.json"], load, t_translate)
