@@ -35,7 +35,39 @@ FEATURE_DIM = 128
 _ASSET_DIR = "assets/classifiers"
 
 
-class DomainClassifier(nn.Module):
+class ConvFeatureNet(nn.Module):
+    """The shape of gankit's feature networks: `conv` -> flatten -> `fc` (the features) -> `drop` -> `head`.
+    Subclasses build the four parts; the attribute names are the checkpoints' tensor names."""
+
+    conv: nn.Module
+    fc: nn.Module
+    drop: nn.Module
+    head: nn.Module
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate activations.  # [N, FEATURE_DIM]"""
+        return self.fc(self.conv(x).flatten(1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.drop(self.features(x)))  # logits [N, num_classes]
+
+
+@torch.no_grad()
+def embed_in_chunks(model: ConvFeatureNet, images: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
+    """(features [N, F], class probabilities [N, K]) of `images`, in eval mode, `batch_size` at a time (uint8
+    pixels are converted a chunk at a time)."""
+    from ..data.transforms import as_float
+
+    model.eval()
+    feats, probs = [], []
+    for chunk in images.split(batch_size):
+        f = model.features(as_float(chunk).float())
+        feats.append(f)
+        probs.append(F.softmax(model.head(f), dim=1))
+    return torch.cat(feats), torch.cat(probs)
+
+
+class DomainClassifier(ConvFeatureNet):
     """Grey 28x28: conv 3x3 32 -> pool -> conv 3x3 64 -> pool -> FC 128 (the features) -> FC num_classes, about
     420k weights (1.7 MB in float32). Colour 32x32: a third conv 3x3 64 -> pool before the FC, so the FC reads
     4x4 maps: about 190k weights (0.8 MB).
@@ -61,13 +93,6 @@ class DomainClassifier(nn.Module):
         self.drop = nn.Dropout(0.3)
         self.head = nn.Linear(FEATURE_DIM, num_classes)
 
-    def features(self, x: Tensor) -> Tensor:
-        """Penultimate activations.  # [N, FEATURE_DIM]"""
-        return self.fc(self.conv(x).flatten(1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.drop(self.features(x)))  # logits [N, num_classes]
-
 
 @dataclass(frozen=True)
 class FeatureNet:
@@ -83,15 +108,7 @@ class FeatureNet:
     def embed(self, images: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
         """(features [N, FEATURE_DIM], class probabilities [N, K]) for images [N, *input_shape] in [-1, 1]."""
         check_images(images, self.model.input_shape)
-        self.model.eval()
-        from ..data.transforms import as_float
-
-        feats, probs = [], []
-        for chunk in images.split(batch_size):  # uint8 pixels are converted a chunk at a time
-            f = self.model.features(as_float(chunk).float())
-            feats.append(f)
-            probs.append(F.softmax(self.model.head(f), dim=1))
-        return torch.cat(feats), torch.cat(probs)
+        return embed_in_chunks(self.model, images, batch_size)
 
     def protocol(self) -> dict[str, Any]:
         return {"feature_net": f"gankit DomainClassifier ({self.dataset})", "feature_net_file": self.path.name,

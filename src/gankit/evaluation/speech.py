@@ -18,7 +18,6 @@ accuracy (`accuracy_real_griffin_lim`) is the best a perfect spectrogram generat
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import sys
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from torch import Tensor, nn
 from .. import audio, checkpoint as ckpt
 from ..errors import CheckpointError, ConfigError, GankitError
 from . import metrics
+from .classifier import ConvFeatureNet, embed_in_chunks, file_sha256
 
 FEATURE_DIM = 128
 ASSET = "assets/classifiers/spoken-digits.safetensors"
@@ -40,7 +40,7 @@ DEFAULT_SAMPLES = 1500  # generated clips scored; the real reference is half the
 IMAGE_SHAPE = (1, audio.N_MELS, audio.FRAMES)
 
 
-class SpeechClassifier(nn.Module):
+class SpeechClassifier(ConvFeatureNet):
     """Four conv 3x3 blocks (16, 32, 64, 64 channels, each batch norm, ReLU, 2x2 max-pool) -> FC 128 (the
     features) -> FC num_classes, on spectrogram images [N, 1, 64, 64] in [-1, 1]."""
 
@@ -54,13 +54,6 @@ class SpeechClassifier(nn.Module):
         self.fc = nn.Sequential(nn.Linear(64 * 4 * 4, FEATURE_DIM), nn.ReLU(True))
         self.drop = nn.Dropout(0.3)
         self.head = nn.Linear(FEATURE_DIM, num_classes)
-
-    def features(self, x: Tensor) -> Tensor:
-        """Penultimate activations.  # [N, 1, 64, 64] -> [N, FEATURE_DIM]"""
-        return self.fc(self.conv(x).flatten(1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.drop(self.features(x)))  # logits [N, num_classes]
 
 
 @dataclass(frozen=True)
@@ -76,13 +69,7 @@ class SpeechNet:
     def embed(self, images: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
         """(features [N, FEATURE_DIM], class probabilities [N, 10]) of spectrogram images [N, 1, 64, 64]."""
         check_images(images)
-        self.model.eval()
-        feats, probs = [], []
-        for chunk in images.split(batch_size):
-            f = self.model.features(chunk.float())
-            feats.append(f)
-            probs.append(F.softmax(self.model.head(f), dim=1))
-        return torch.cat(feats), torch.cat(probs)
+        return embed_in_chunks(self.model, images, batch_size)
 
     def protocol(self) -> dict[str, Any]:
         return {"feature_net": "gankit SpeechClassifier (spoken-digits)", "feature_net_file": self.path.name,
@@ -111,7 +98,7 @@ def load_speech_classifier(path: str | Path | None = None) -> SpeechNet:
         raise CheckpointError(f"{file}: metadata 'accuracy_unheard_voices' must be a number in [0, 1] or absent")
     model = SpeechClassifier(10)
     ckpt.unpack_module("model", model, tensors, file)
-    return SpeechNet(model.eval(), file, hashlib.sha256(file.read_bytes()).hexdigest(),
+    return SpeechNet(model.eval(), file, file_sha256(file),
                      None if acc is None else float(acc))
 
 
