@@ -67,6 +67,20 @@ def test_info(cond_run):
     assert json.loads(gk("info", cond_run, "--json").stdout)["config"]["seed"] == 1
 
 
+
+def test_a_reader_that_goes_away_ends_the_verb_quietly(cond_run):
+    """`gankit info RUN | head -0`: the pipe is closed before gankit writes; it stops with status 141 (as a
+    SIGPIPE'd tool would report) and no traceback."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "gankit", "info", str(cond_run)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()  # before the interpreter has even imported gankit
+    err = p.stderr.read().decode()
+    assert p.wait() == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
 def test_toy_run_and_sample(tmp_path):
     out = tmp_path / "ring"
     gk("train", "--dataset", "ring8", "--model", "mlp", "--steps", "10", "--log-every", "5", "--no-progress",

@@ -206,7 +206,8 @@ class Progress(Hook):
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=run.cfg.steps, initial=run.state.step, disable=not (run.cfg.progress and run.ctx.is_main),
-                        unit="step", dynamic_ncols=True, desc=type(run.method).label(run.cfg.model, run.cfg.loss), mininterval=0.5)
+                        unit="step", dynamic_ncols=True, desc=type(run.method).label(run.cfg.model, run.cfg.loss),
+                        mininterval=0.5)
 
     def on_log(self, run: "Run", row: dict[str, Any]) -> None:
         parts = [f"D={row['Loss/D']:.3f}", f"G={row['Loss/G']:.3f}"] if "Loss/D" in row and "Loss/G" in row else []
