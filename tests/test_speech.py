@@ -281,6 +281,10 @@ def test_specgan_samples_are_wav_files_and_spectrogram_figures(small_run, tmp_pa
     refused(capsys, ["sample", str(small_run), "--out-dir", str(tmp_path / "x")], "--out-dir", "audio run")
     (tmp_path / "file").write_text("x")
     refused(capsys, ["sample", str(small_run), "--out", str(tmp_path / "file")], "is a file")
+    for flags, names in ((["--truncation", "0.7"], ("--truncation", "styles")), (["--mix"], ("--mix", "styles")),
+                         (["--text", "a two"], ("--text",)), (["--length", "3"], ("--length",))):
+        refused(capsys, ["sample", str(small_run), *flags, "--out", str(tmp_path / "refused")], *names)
+    assert not (tmp_path / "refused").exists()
 
 
 @needs_espeak

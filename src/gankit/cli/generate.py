@@ -55,10 +55,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     check_file_target("--npy", args.npy)
     if args.out_dir and Path(args.out_dir).exists() and not Path(args.out_dir).is_dir():
         raise ConfigError(f"--out-dir {shown(args.out_dir)}: is a file, not a folder")
+    if args.mix is not None or args.mix_cut is not None:
+        return _sample_mix(args)  # refuses runs without styles, audio ones included
     if _audio_run(args.run):
         return _sample_audio(args)
-    if args.mix is not None or args.mix_cut is not None:
-        return _sample_mix(args)
     out = _output(args.out, "--out", args.run, lambda run: run.sample_grid)
     G = load(args.run, ema=not args.no_ema)
     if args.length is not None:
@@ -119,6 +119,8 @@ def _sample_audio(args: argparse.Namespace) -> int:
 
     if args.out_dir or args.nrow is not None:
         raise ConfigError("--out-dir and --nrow draw image grids; for an audio run --out names the folder to write")
+    if args.text or args.length is not None:
+        raise ConfigError("--text and --length are for text-to-image and sequence runs; this run speaks digits")
     if args.out is not None and not args.out.strip():
         raise ConfigError("--out must name a folder, got an empty path")
     d = Path(args.out) if args.out is not None else _run_dir(args.run).root / "sample_audio"
@@ -126,7 +128,8 @@ def _sample_audio(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {shown(str(d))}: is a file; an audio run writes a folder of WAV files")
     G = load(args.run, ema=not args.no_ema)
     labels = G.labels(args.n, args.klass)  # None for an unconditional run; conditional: 0, 1, 2, ... or --class
-    x = G.sample(args.n, labels=labels, code=args.code, seed=args.seed).cpu()  # [N, 1, 64, 64]
+    x = G.sample(args.n, labels=labels, code=args.code, seed=args.seed,
+                 truncation=args.truncation).cpu()  # [N, 1, 64, 64]
     waves = audio.images_to_waves(x, seed=args.seed or 0)  # [N, 8000]
     d.mkdir(parents=True, exist_ok=True)
     names = [f"sample_{i:05d}" + (f"_{int(labels[i])}" if labels is not None else "") for i in range(args.n)]
