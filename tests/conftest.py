@@ -30,3 +30,14 @@ def shared_data() -> Path:
     if candidate.is_dir():
         return candidate.resolve()
     pytest.skip("real MNIST data not available (set GANKIT_DATA or provide ../shared/data)")
+
+
+@pytest.fixture
+def bar_log(monkeypatch: pytest.MonkeyPatch):  # -> helpers.BarLog
+    """gankit.progress.bar replaced by a BarLog for this test."""
+    from gankit import progress
+    from helpers import BarLog
+
+    log = BarLog()
+    monkeypatch.setattr(progress, "bar", log)
+    return log

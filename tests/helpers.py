@@ -24,3 +24,37 @@ def refused(capsys, argv, *names):
     for name in names:
         assert name in err, (name, err)
     return err.strip()
+
+
+class BarLog:
+    """Stands in for gankit.progress.bar and records every bar asked for: desc, total, units done, closed."""
+
+    def __init__(self) -> None:
+        self.bars: list[dict] = []
+
+    def __call__(self, total: int, desc: str, unit: str = "it") -> "_LoggedBar":
+        self.bars.append({"desc": desc, "total": total, "done": 0, "closed": False})
+        return _LoggedBar(self.bars[-1])
+
+    def one_full_bar(self, desc: str) -> bool:
+        """Exactly one bar was drawn, named `desc`, announcing some work and advanced to exactly that, then closed."""
+        return (len(self.bars) == 1 and self.bars[0]["desc"] == desc and self.bars[0]["total"] > 0
+                and self.bars[0]["done"] == self.bars[0]["total"] and self.bars[0]["closed"])
+
+
+class _LoggedBar:
+    def __init__(self, record: dict) -> None:
+        self.record = record
+
+    def update(self, n: int = 1) -> None:
+        self.record["done"] += n
+
+    def close(self) -> None:
+        self.record["closed"] = True
+
+    def __enter__(self) -> "_LoggedBar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+

@@ -81,3 +81,4 @@ def test_train_draws_only_its_own_bar(monkeypatch):
     monkeypatch.setattr(progress, "on_terminal", lambda: True)
     args = cli.build_parser().parse_args(["train", "--steps", "1"])
     assert not getattr(args, "draws_bars", False)  # train's bar is its config's `progress`
+

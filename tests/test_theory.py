@@ -14,8 +14,9 @@ from PIL import Image
 from scipy import integrate as sci_integrate
 from scipy import stats
 
-from helpers import gk
+from helpers import BarLog, gk
 
+from gankit import progress
 from gankit.theory import run_experiment
 from gankit.theory.densities import (gan_value, grid, jsd, kde_1d, normal_logpdf, normal_pdf, optimal_d,
                                      optimal_d_logit)
@@ -29,7 +30,23 @@ MINE = ("one-d", "optimal-d", "saturation", "lsgan")
 def lab(tmp_path_factory):
     """Run this file's four experiments once on the quick budget (seed 0); the tests read the records."""
     out = tmp_path_factory.mktemp("lab")
-    return out, {name: run_experiment(name, out, quick=True, seed=0) for name in MINE}
+    records = {}
+    with pytest.MonkeyPatch.context() as mp:  # and record each experiment's progress bar
+        for name in MINE:
+            BARS[name] = BarLog()
+            mp.setattr(progress, "bar", BARS[name])
+            records[name] = run_experiment(name, out, quick=True, seed=0)
+    return out, records
+
+
+BARS: dict[str, BarLog] = {}
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_one_experiment_draws_its_own_bar_to_the_end(lab, name):
+    """`gankit explain NAME`, not only --all, shows a bar with the time left: the experiment announces its whole
+    work as the bar's total and advances it to exactly that total."""
+    assert BARS[name].one_full_bar(f"explain {name}"), BARS[name].bars
 
 
 def _load(out, name):

@@ -91,8 +91,9 @@ def test_toy_config_errors_name_the_input():
 
 
 # ------------------------------------------------------------------------------------------- experiments
-def test_mode_collapse_quick(tmp_path):
+def test_mode_collapse_quick(tmp_path, bar_log):
     rec = run_experiment("mode-collapse", tmp_path, quick=True, seed=0)
+    assert bar_log.one_full_bar("explain mode-collapse"), bar_log.bars  # its own bar, to the end
     _check_outputs(rec, tmp_path, "mode-collapse")
     assert rec["figures"] == ["mode-collapse-ring8.png", "mode-collapse-grid25.png"]
     for ds, k in (("ring8", 8), ("grid25", 25)):
@@ -119,8 +120,9 @@ def test_mode_collapse_quick(tmp_path):
             assert row["modes"] == [len(h[-1]) for h in row["held_per_snapshot"]]
 
 
-def test_equilibrium_quick(tmp_path):
+def test_equilibrium_quick(tmp_path, bar_log):
     rec = run_experiment("equilibrium", tmp_path, quick=True, seed=0)
+    assert bar_log.one_full_bar("explain equilibrium"), bar_log.bars  # its own bar, to the end
     _check_outputs(rec, tmp_path, "equilibrium")
     for c in rec["claims"]:  # balanced -> ~50%; overpowered minimax -> ~100%, G's gradient gone, worse JSD
         assert c["holds"], c
@@ -128,8 +130,9 @@ def test_equilibrium_quick(tmp_path):
     assert mm["lr_d"] == 10 * bal["lr_d"] and mm["d_steps"] == 5
 
 
-def test_tricks_quick(tmp_path):
+def test_tricks_quick(tmp_path, bar_log):
     rec = run_experiment("tricks", tmp_path, quick=True, seed=0)
+    assert bar_log.one_full_bar("explain tricks"), bar_log.bars  # its own bar, to the end
     _check_outputs(rec, tmp_path, "tricks")
     names = [r["variant"] for r in rec["rows"]]
     assert names == ["baseline", "sigmoid", "lr-1e-3", "sgd", "relu", "maxpool", "instance-noise", "labels",

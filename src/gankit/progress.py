@@ -58,6 +58,11 @@ class _Silent:
         pass
 
 
+def silent() -> Any:
+    """A stand-in with a bar's interface that draws nothing: the default of functions that take a bar argument."""
+    return _Silent()
+
+
 def bar(total: int, desc: str, unit: str = "it") -> Any:
     """A progress bar over `total` units (use it as a context manager; call `update(n)`), or a silent stand-in
     when bars are off."""

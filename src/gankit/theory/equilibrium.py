@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import progress
 from ..evaluation.metrics import jsd_1d
 from ..torch_utils import single_thread
 from ..viz.figures import new_figure, save_figure
@@ -66,8 +67,10 @@ def _d_accuracy(gan: Toy1D, real: torch.Tensor, z_seed: int) -> tuple[float, flo
     return acc_real, acc_fake, jsd
 
 
-def train_regime(regime: str, seed: int, steps: int, every: int) -> dict[str, list[float]]:
-    """Train one 1-D GAN in `regime`; returns curves sampled every `every` G steps (step 0 included)."""
+def train_regime(regime: str, seed: int, steps: int, every: int, bar: Any = None) -> dict[str, list[float]]:
+    """Train one 1-D GAN in `regime`; returns curves sampled every `every` G steps (step 0 included). `bar` (a
+    gankit.progress bar) advances by one per G step."""
+    bar = bar or progress.silent()
     g_loss, lr_g, lr_d, d_steps = REGIMES[regime]
     gan = Toy1D(Toy1DConfig(mu=MU, sigma=SIGMA, z_dim=4, g_loss=g_loss, lr_g=lr_g, lr_d=lr_d, g_optimizer="sgd",
                             seed=seed))
@@ -79,6 +82,7 @@ def train_regime(regime: str, seed: int, steps: int, every: int) -> dict[str, li
             for _ in range(d_steps):
                 gan.d_step()
             norms.append(gan.g_step()[1])
+            bar.update(1)
         if step % every == 0:
             ar, af, j = _d_accuracy(gan, real, seed + 6000)
             curves["step"].append(step)
@@ -102,7 +106,8 @@ def _tail_mean(values: list[float], frac: float = 0.2) -> float:
 def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     b = _budget(quick)
     seeds = [seed + i for i in range(b["seeds"])]
-    runs = {r: [train_regime(r, s, b["steps"], b["every"]) for s in seeds] for r in REGIMES}
+    with progress.bar(len(REGIMES) * len(seeds) * b["steps"], "explain equilibrium", unit="step") as bar:
+        runs = {r: [train_regime(r, s, b["steps"], b["every"], bar) for s in seeds] for r in REGIMES}
 
     stats: dict[str, dict[str, Any]] = {}
     for r, rs in runs.items():

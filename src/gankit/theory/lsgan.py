@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import progress
 from ..losses import LSGAN_PRESETS, lsgan_g_loss, nonsaturating_g_loss
 from ..torch_utils import single_thread
 from ..viz.figures import new_figure, save_figure
@@ -125,6 +126,7 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
 
     centre = torch.tensor(REAL_CENTRE, dtype=torch.float64)
     numbers: dict[str, dict[str, float]] = {}
+    bar = progress.bar(len(objectives) * bud["move_steps"], "explain lsgan", unit="step")
     for key, o in objectives.items():
         logits = stranded @ o["w"] + o["b"]
         grads = per_sample_grad(stranded, o["w"], o["b"], o["g_loss"])
@@ -134,6 +136,7 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
         for _ in range(bud["move_steps"]):
             p = p - STEP_SIZE * per_sample_grad(p, o["w"], o["b"], o["g_loss"])
             path.append(p.clone())
+            bar.update(1)
         o["grads"], o["path"] = grads, torch.stack(path)  # [T + 1, N, 2]
         numbers[key] = {
             "d_value_mean": float(torch.sigmoid(logits).mean()) if key == "cross-entropy" else float(logits.mean()),
@@ -144,6 +147,7 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
             "dist_to_data_before": float((stranded - centre).norm(dim=1).mean()),
             "dist_to_data_after": float((p - centre).norm(dim=1).mean()),
         }
+    bar.close()
     _picture(real, bulk, stranded, objectives, out / "lsgan.png")
 
     # ---- part 2: the a-b-c coding and Pearson chi^2, by integration

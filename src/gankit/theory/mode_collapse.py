@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import progress
 from ..data import TOY_MODES, load_dataset
 from ..evaluation.metrics import mode_stats
 from ..torch_utils import single_thread
@@ -82,6 +83,7 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     snaps = tuple(b["steps"] * i // SNAPSHOTS for i in range(SNAPSHOTS + 1))
     table: dict[str, dict[str, Any]] = {}
     figures = []
+    bar = progress.bar(len(DATASETS) * len(METHODS) * b["steps"], "explain mode-collapse", unit="step")
     for ds in DATASETS:
         centres, std = TOY_MODES[ds]
         real = load_dataset(ds, split="test", n=2500, seed=seed).x
@@ -93,7 +95,7 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
             cfg = ToyConfig(dataset=ds, method=method, seeds=seeds, steps=b["steps"], batch_size=b["batch"],
                             lr_g=LR, lr_d=LR, unroll=b["unroll"], d_steps=5 if method == "wgan-gp" else 1,
                             log_every=max(1, b["steps"] // 20), snapshot_steps=snaps)
-            res = train_toy(cfg)
+            res = train_toy(cfg, bar)
             modes = [f["modes"] for f in res.final]
             hq = [f["hq"] for f in res.final]
             held = [[sorted(_held(res.snapshots[st][k], centres, std)) for st in snaps[1:]] for k in range(len(seeds))]
@@ -110,6 +112,7 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
         _grid_figure(ds, snapshots, real, out / name)
         figures.append(name)
 
+    bar.close()
     ring = table["ring8"]
     k_ring, k_grid = len(TOY_MODES["ring8"][0]), len(TOY_MODES["grid25"][0])
     verdicts = _remedy_verdicts(table, b["steps"])

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from .. import progress
 from ..evaluation.metrics import jsd_1d
 from ..torch_utils import single_thread
 from ..viz import save_gif
@@ -84,6 +85,7 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     history: dict[str, list[float]] = {"step": [], "jsd": [], "value": [], "d_dev": []}
     panels: dict[str, tuple[dict[str, Any], str, torch.Tensor | None]] = {}
     frames = []
+    bar = progress.bar(steps, "explain one-d", unit="step")
     for step in range(steps + 1):
         if step % every == 0 or step in panel_steps.values():
             st = _state(gan, x, p_data)
@@ -107,6 +109,8 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
         gan.scale_lr(min(1.0, 2.0 * (1.0 - step / steps) + 0.05))  # hold, then decay linearly to 5%
         gan.d_step()
         gan.g_step()
+        bar.update(1)
+    bar.close()
 
     fig = new_figure(14, 3.4)
     axes = fig.subplots(1, 4)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import progress
 from ..torch_utils import seeded, single_thread
 from ..viz.figures import new_figure, save_figure
 from .colours import DATA_COLOUR, DSTAR_COLOUR, D_COLOUR, GEN_COLOUR
@@ -54,11 +55,13 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
 
     with seeded(seed):
         D = mlp(1, 1, 64)
+    bar = progress.bar(b["steps"], "explain optimal-d", unit="step")
     rng = torch.Generator().manual_seed(seed + 1)
     losses = train_d_fixed_g(
         D, lambda n: DATA[0] + DATA[1] * torch.randn(n, 1, generator=rng),
         lambda n: GEN[0] + GEN[1] * torch.randn(n, 1, generator=rng), steps=b["steps"], batch_size=b["batch"],
-        lr=b["lr"])
+        lr=b["lr"], bar=bar)
+    bar.close()
     with torch.no_grad():
         d_logit = D(x.float().reshape(-1, 1)).reshape(-1).double()
     d = torch.sigmoid(d_logit)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import progress
 from ..evaluation.metrics import jsd_1d
 from ..losses import minimax_g_loss, nonsaturating_g_loss
 from ..torch_utils import single_thread
@@ -75,17 +76,20 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     # ---- the experiment: a shared start where D confidently rejects G's samples
     base_cfg = Toy1DConfig(mu=MU, sigma=SIGMA, z_dim=4, g_init_mean=0.0, g_init_scale=1.0, seed=seed)
     base = Toy1D(base_cfg)
+    bar = progress.bar(b["pretrain"] + 3 * b["steps"], "explain saturation", unit="step")
     for _ in range(b["pretrain"]):
         base.d_step()
+        bar.update(1)
     start = base.sample(20_000, EVAL_SEED)
     d_start = float(base.d_prob(start).mean())
     jsd_start = jsd_1d(start, MU, SIGMA)
 
     runs = {
-        "minimax": _train_from(base, "minimax", "sgd", 0.02, b),
-        "nonsaturating": _train_from(base, "nonsaturating", "sgd", 0.02, b),
-        "minimax_adam": _train_from(base, "minimax", "adam", 1e-3, b),
+        "minimax": _train_from(base, "minimax", "sgd", 0.02, b, bar),
+        "nonsaturating": _train_from(base, "nonsaturating", "sgd", 0.02, b, bar),
+        "minimax_adam": _train_from(base, "minimax", "adam", 1e-3, b, bar),
     }
+    bar.close()
     x = grid(-2.0, 7.0, 1801)
     _experiment_figure(runs, base, x, out / "saturation.png")
 
@@ -134,7 +138,7 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     }
 
 
-def _train_from(base: Toy1D, loss: str, optimizer: str, lr_g: float, b: dict[str, int]) -> dict[str, Any]:
+def _train_from(base: Toy1D, loss: str, optimizer: str, lr_g: float, b: dict[str, int], bar: Any) -> dict[str, Any]:
     """Copy base's G, D, D's optimizer and noise stream, then train with this G loss; record JS and D(G(z))."""
     from dataclasses import replace
 
@@ -155,6 +159,7 @@ def _train_from(base: Toy1D, loss: str, optimizer: str, lr_g: float, b: dict[str
         _, norm = gan.g_step()  # G first: step 0's gradient is the one at the shared start
         rec["grad_norm"].append(norm)
         gan.d_step()
+        bar.update(1)
     rec["samples"] = gan.sample(20_000, EVAL_SEED)  # type: ignore[assignment]
     return rec
 

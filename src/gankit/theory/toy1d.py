@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from .. import progress
 from ..errors import ConfigError
 from ..losses import bce_d_loss, get_loss
 from ..torch_utils import grad_norm, seeded
@@ -120,10 +122,13 @@ class Toy1D:
 
 
 def train_d_fixed_g(D: nn.Module, real: Callable[[int], Tensor], fake: Callable[[int], Tensor], *, steps: int,
-                    batch_size: int = 512, lr: float = 2e-3, betas: tuple[float, float] = (0.5, 0.999)) -> list[float]:
+                    batch_size: int = 512, lr: float = 2e-3, betas: tuple[float, float] = (0.5, 0.999),
+                    bar: Any = None) -> list[float]:
     """Train D alone against a fixed generator with sigmoid cross-entropy, fresh batches `real(n)` / `fake(n)`
     [n, 1] every step, Adam with a cosine decay of the learning rate to 0 so the last steps average out the
-    minibatch noise (D converges toward D* rather than jittering around it). Returns the loss per step."""
+    minibatch noise (D converges toward D* rather than jittering around it). Returns the loss per step; `bar`
+    (a gankit.progress bar) advances by one per step."""
+    bar = bar or progress.silent()
     opt = torch.optim.Adam(D.parameters(), lr=lr, betas=betas)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1.0 + math.cos(math.pi * s / steps)))
     losses = []
@@ -134,4 +139,5 @@ def train_d_fixed_g(D: nn.Module, real: Callable[[int], Tensor], fake: Callable[
         opt.step()
         sched.step()
         losses.append(float(loss.detach()))
+        bar.update(1)
     return losses

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import progress
 from ..data import TOY_MODES, gaussian1d_params, load_dataset
 from ..errors import ConfigError
 from ..evaluation.metrics import jsd_1d, mode_stats
@@ -202,8 +203,10 @@ def _evaluate(cfg: ToyConfig, samples: Tensor) -> list[dict[str, Any]]:
     return out
 
 
-def train_toy(cfg: ToyConfig) -> ToyResult:
-    """Train len(cfg.seeds) independent GANs side by side; deterministic given the config."""
+def train_toy(cfg: ToyConfig, bar: Any = None) -> ToyResult:
+    """Train len(cfg.seeds) independent GANs side by side; deterministic given the config. `bar` (a
+    gankit.progress bar) advances by one per G step."""
+    bar = bar or progress.silent()
     cfg = cfg.checked()
     S, N = len(cfg.seeds), cfg.batch_size
     data = load_dataset(cfg.dataset, n=50_000, seed=0).x  # [50000, dim]: one fixed sample of the target
@@ -271,6 +274,7 @@ def train_toy(cfg: ToyConfig) -> ToyResult:
         for p, g in zip(net.g_params, g_grads):
             p.grad = g
         opt_g.step()
+        bar.update(1)
         # ---- log
         if step % cfg.log_every == 0 or step == cfg.steps:
             with torch.no_grad():

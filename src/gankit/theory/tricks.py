@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import progress
 from ..data import load_dataset
 from ..errors import ConfigError
 from ..evaluation import metrics
@@ -87,8 +88,10 @@ def _optimizer(params: Any, v: Variant) -> torch.optim.Optimizer:
 
 
 def train_variant(v: Variant, x: torch.Tensor, y: torch.Tensor, *, steps: int, batch: int, every: int, seed: int,
-                  z_dim: int = 64) -> tuple[SmallG, dict[str, list[float]]]:
-    """Train one variant on images x [N, 1, 28, 28] in [-1, 1] with labels y [N]; returns G and its curves."""
+                  z_dim: int = 64, bar: Any = None) -> tuple[SmallG, dict[str, list[float]]]:
+    """Train one variant on images x [N, 1, 28, 28] in [-1, 1] with labels y [N]; returns G and its curves. `bar`
+    (a gankit.progress bar) advances by one per step."""
+    bar = bar or progress.silent()
     ncls = 10 if v.conditional else 0
     net_cfg = NetConfig(z_dim=z_dim, output=v.output, d_act=v.d_act, d_down=v.d_down, num_classes=ncls)
     with seeded(seed):
@@ -130,6 +133,7 @@ def train_variant(v: Variant, x: torch.Tensor, y: torch.Tensor, *, steps: int, b
                    "g_grad": g_grad, "loss_d": float(loss_d), "loss_g": float(loss_g)}
         for k, val in row.items():
             acc[k].append(val)
+        bar.update(1)
         if step % every == 0 or step == steps:
             curves["step"].append(step)
             for k in acc:
@@ -174,12 +178,13 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
     strips: dict[str, torch.Tensor] = {}
     curves_all: dict[str, dict[str, list[float]]] = {}
     fid_init = None
+    bar = progress.bar(len(VARIANTS) * b["steps"], "explain tricks", unit="step")
     for v in VARIANTS:
         if v.name == "baseline":  # the untrained baseline generator: the score training must beat
             with seeded(seed):
                 G0 = SmallG(NetConfig(z_dim=64))
             fid_init = fid_of(G0)
-        G, curves = train_variant(v, x, y, steps=b["steps"], batch=b["batch"], every=b["every"], seed=seed)
+        G, curves = train_variant(v, x, y, steps=b["steps"], batch=b["batch"], every=b["every"], seed=seed, bar=bar)
         fid = fid_of(G)
         strips[v.name] = sample(G, 10, eval_seed)
         curves_all[v.name] = curves
@@ -187,6 +192,7 @@ def run(out: Path, *, quick: bool, seed: int) -> dict[str, Any]:
                      **{k: rounded(_tail(curves[k]), 4) for k in ("d_real", "d_fake", "acc", "g_grad")},
                      "settings": asdict(v)})
 
+    bar.close()
     base = rows[0]
     for r in rows:
         r["fid_vs_baseline"] = rounded(r["fid"] - base["fid"], 4)
