@@ -699,7 +699,7 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "quality": (["quality-mnist.json", "quality-mnist-cond.json"], load, t_quality),
     "stability": (["stability-ring8-mlp.json", "stability-mnist-classic-b.json", "stability-fashion-classic.json",
                    "stability-fashion-classic-b.json", "stability-fashion-classic-c.json"], load, t_stability),
-    "perf-full": (["bench-perf-full.json", "bench-perf-full-s11.json"], load, t_perf_full),
+    "perf-full": (["bench-perf-full.json", "bench-perf-full-b.json"], load, t_perf_full),
     "perf-compiled": (["bench-perf-compiled-quick.json"], load, t_perf_compiled),
     "thin-layers": (["bench-thin-layers.json"], load, t_thin_layers),
     "thin-layers-per-layer": (["bench-thin-layers-per-layer.json"], load, t_thin_layers_per_layer),

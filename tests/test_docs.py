@@ -68,3 +68,27 @@ LINK = re.compile(r"\]\(((?!https?://|#|mailto:)[^)#\s]+)(#[^)]*)?\)")
 def test_relative_links_point_at_files(doc):
     missing = [target for target, _ in LINK.findall(doc.read_text()) if not (doc.parent / target).exists()]
     assert not missing, f"{doc.name} links to missing files: {missing}"
+
+
+def _portable_module():
+    spec = importlib.util.spec_from_file_location("gankit_bench_portable", ROOT / "bench" / "portable.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_results_hold_no_folder_of_the_machine_that_made_them():
+    """Recorded commands read the same on every machine: no scratch folder under the temporary directory and no
+    numbered scratch folder (bench/portable.py rewrites them as runs/, and the data folder as DATA)."""
+    import tempfile
+
+    portable = _portable_module()
+    tmp = tempfile.gettempdir()
+    assert portable.rewrite(f"--out {tmp}/x1/runs/a --data-dir /d/data", ["/d/data"], tmp) == \
+        "--out runs/a --data-dir DATA"
+    stale = []
+    for f in sorted((ROOT / "bench" / "results").rglob("*.json")):
+        text = f.read_text()
+        if re.search(rf"{re.escape(tmp)}/|\bruns/s\d+/", text):
+            stale.append(f.name)
+    assert not stale, f"machine folders in {stale}; run python bench/portable.py on them"
