@@ -130,3 +130,22 @@ def test_json_means_the_same_on_every_verb(tmp_path, capsys):
         assert isinstance(json.loads(target.read_text()), dict) and str(target) in out
         assert main([*verb, "--json", str(tmp_path)]) == 2
         assert "is a folder" in capsys.readouterr().err
+
+
+def test_every_flag_of_every_verb_has_help_text():
+    import argparse
+
+    from gankit.cli import build_parser
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for a in parser._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, sub in a.choices.items():
+                    walk(sub, [*path, name])
+            elif not isinstance(a, argparse._HelpAction) and (not a.help or a.help == argparse.SUPPRESS):
+                missing.append(f"{' '.join(path)} {'/'.join(a.option_strings) or a.dest}")
+
+    walk(build_parser(), ["gankit"])
+    assert not missing, missing
