@@ -651,6 +651,81 @@ def t_text2image(files: list[str], data: list[Any]) -> str:
                "training"], rows)
 
 
+def _short(steps: int, full: int) -> str:
+    return ", short budget" if steps < full else ""
+
+
+def _family_growing(d: Any) -> list[list[str]]:
+    """progressive and StyleGAN beside the DCGAN, coloured MNIST at 32x32, at equal wall time (growing.json)."""
+    seed = d["seeds"][0]
+    runs = {r["method"]: r for r in d["runs"] if r["seed"] == seed and r["dataset"] == "coloured-mnist"}
+    dc = runs["dcgan"]["curve"][-1]
+    rows = []
+    for method, label in (("progressive", "progressive growing"), ("stylegan", "StyleGAN")):
+        last = runs[method]["curve"][-1]
+        rows.append([label, f"`gankit train --method {method} --dataset coloured-mnist --image-size 32`",
+                     f"FID {last['fid']:.0f} against the DCGAN's {dc['fid']:.0f}, coloured MNIST 32x32, equal wall time",
+                     f"{d['budget_minutes']:g} min, {last['step']:,} steps"
+                     + _short(int(d["budget_minutes"]), GROWING_FULL_MINUTES)])
+    return rows
+
+
+def _family_translate(d: Any) -> list[list[str]]:
+    """pix2pix, edges -> digits (translate-edges.json): the same U-Net with and without the adversarial term."""
+    by = {r["network"]: r for r in d["runs"] if r["dataset"] == "mnist"}
+    a, b = by["L1 + cGAN"], by["L1 only"]
+    return [["pix2pix (edges, super-resolution, inpainting, colourisation)",
+             "`gankit train --task edges --dataset mnist`",
+             f"edges → MNIST digits read right {_pct(a['accuracy'])}, FID {a['fid']:.1f} (L1 alone: "
+             f"{_pct(b['accuracy'])}, FID {b['fid']:.1f})", f"{d['steps']:,} steps, short budget"]]
+
+
+def _family_cyclegan(d: Any) -> list[list[str]]:
+    by = {bool(r["adv_weight"]): r for r in d["runs"]}
+    a, b = by[True], by[False]
+    return [["CycleGAN (unpaired)", f"`gankit train --task cyclegan --dataset mnist --domain-b {d['domain_b']}`",
+             f"MNIST → {d['domain_b']} digits still read right: {_pct(a['translated_label_accuracy'])} "
+             f"(cycle term alone: {_pct(b['translated_label_accuracy'])}); cycle L1 {a['cycle_l1']:.3f}",
+             f"{a['steps']:,} steps, short budget"]]
+
+
+def _family_rgan(d: Any) -> list[list[str]]:
+    r = next(r for r in d["runs"] if r["part"] == "sines")
+    s, ref = r["scores"], r["scores"]["reference"]
+    return [["recurrent GAN (sequences)", "`gankit train --method rgan --dataset sines --conditional`",
+             f"dominant-frequency distance {s['freq_w1']:.2f} (real vs real {_dist(ref['real_vs_real']['freq_w1'])}, "
+             f"real vs shuffled {_dist(ref['real_vs_shuffled']['freq_w1'])}); in the label's band "
+             f"{_pct(s['band_agreement'])}", f"{r['steps']:,} steps" + _short(r["steps"], RGAN_FULL_STEPS)]]
+
+
+def _family_text2image(d: Any) -> list[list[str]]:
+    r = next(r for r in d["runs"] if r["dataset"] == "fashion-mnist")
+    s = r["scores"]
+    return [["text to image", "`gankit train --method text2image --dataset fashion-mnist`",
+             f"the class named in the caption drawn {_pct(s['class_agreement'])} of the time (random captions: "
+             f"{_pct(s['class_agreement_control'])})", f"{r['steps']:,} steps"
+             + _short(r["steps"], TEXT2IMAGE_FULL_STEPS)]]
+
+
+def _family_speech(d: Any) -> list[list[str]]:
+    r = d["seeds"][0]
+    s = r["scores"]
+    return [["SpecGAN (spoken digits)", "`gankit train --method specgan --dataset spoken-digits --conditional`",
+             f"digits heard right {_pct(s['label_accuracy'])} by the shipped spoken-digit classifier, FID "
+             f"{s['fid']:.0f}", f"{r['step']:,} steps" + ("" if d["full_length"] else ", short budget")]]
+
+
+FAMILIES = {"growing.json": _family_growing, "translate-edges.json": _family_translate,
+            "cyclegan-thick.json": _family_cyclegan, "rgan.json": _family_rgan,
+            "text2image.json": _family_text2image, "speech.json": _family_speech}
+
+
+def t_families(files: list[str], data: list[Any]) -> str:
+    """One line per GAN family beyond the model zoo, each from its own benchmark's result file (seed 0)."""
+    rows = [row for name, d in zip(files, data) for row in FAMILIES[name](d)]
+    return md(["family", "command", "measured (seed 0)", "training"], rows)
+
+
 #: NAME -> (result files, how to load one, how to render them)
 def t_translate(files: list[str], data: list[Any]) -> str:
     """One image-to-image task: each data set's L1-only and L1 + cGAN networks (and bicubic for superres)."""
@@ -724,6 +799,7 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "rgan-reference": (["rgan.json"], load, t_rgan_reference),
     "rgan": (["rgan.json"], load, t_rgan),
     "text2image": (["text2image.json"], load, t_text2image),
+    "families": (list(FAMILIES), load, t_families),
     "classifiers": (["classifiers/mnist.safetensors", "classifiers/fashion-mnist.safetensors"],
                     load_classifier_meta, t_classifiers),
     **{f"translate-{task}": ([f"translate-{task}.json"], load, t_translate)
