@@ -2,6 +2,7 @@
 torch-fidelity checked with a stand-in module (the real torch-fidelity needs torchvision, absent here)."""
 
 import json
+import math
 import sys
 import types
 
@@ -119,3 +120,39 @@ def test_mnist_run_reports_inception_as_skipped(tmp_path, no_weights):
     s = json.loads(js.read_text())
     assert "fid" in s and "inception_fid" not in s and s["inception"]["skipped"]
     assert "Inception metrics skipped" in r.stderr
+
+
+def _stand_in_weights(path):
+    """A weights file with Inception-v3's exact tensors, seeded at random (the real file is a download gankit never
+    makes): enough to run the real torch-fidelity end to end, not to give meaningful scores."""
+    from torch_fidelity import feature_extractor_inceptionv3 as fe
+
+    cls = fe.FeatureExtractorInceptionV3
+    load, keep = torch.load, cls.load_state_dict
+    torch.manual_seed(0)
+    try:  # build the network without reading a file: its own random initialisation becomes the stand-in
+        torch.load = lambda *a, **k: {}
+        cls.load_state_dict = lambda self, state, *a, **k: None
+        net = cls("inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path="unused")
+    finally:
+        torch.load, cls.load_state_dict = load, keep
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def test_the_real_torch_fidelity_end_to_end(colour_run, tmp_path):
+    """Where torch-fidelity and a matching torchvision load (torch 2.14.1 with torchvision 0.29.1, for one), the
+    `--inception` path runs the real library on a run's samples: FID and IS come back finite, the FID of an image
+    set against itself is 0, and against other images it is not."""
+    pytest.importorskip("torch_fidelity", reason="the inception extra is not installed")
+    w = _stand_in_weights(tmp_path / "stand-in.pth")
+    js = tmp_path / "s.json"
+    gk("evaluate", colour_run, "--n", 20, "--inception", "--inception-weights", w, "--json", js)
+    s = json.loads(js.read_text())
+    assert math.isfinite(s["inception_fid"]) and s["inception_is"] >= 1.0 and s["protocol"]["inception_protocol"]
+    rng = torch.Generator().manual_seed(0)
+    a = torch.rand(20, 3, 32, 32, generator=rng) * 2 - 1
+    b = (torch.rand(20, 3, 32, 32, generator=rng) * 0.2 - 1).clamp(-1, 1)  # dark images, unlike a
+    same = inception_scores(a, a, weights=w, batch_size=10)["inception_fid"]
+    other = inception_scores(b, a, weights=w, batch_size=10)["inception_fid"]
+    assert abs(same) < 1e-3 and other > 1.0, (same, other)
