@@ -163,7 +163,7 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--label-smoothing", type=float, help="one-sided: D's real target becomes 1 - S (e.g. 0.1)")
     g.add_argument("--instance-noise", type=float, help="std of noise added to D's inputs, annealed to 0")
     g.add_argument("--grad-clip", type=float, help="clip each network's gradient norm")
-    g.add_argument("--ema", type=float, help=f"decay of the EMA copy of G used for sampling, 0: none {_d('ema')}")
+    g.add_argument("--ema", type=float, help=f"decay of the EMA copy of G used for sampling, 0: none; warmed up as min(ema, (1 + t) / (10 + t)) at step t {_d('ema')}")
     g.add_argument("--mode-seeking", type=float, help="weight of the mode-seeking term in G's loss (Mao et al. "
                    f"2019), against collapse within a class, 0: off {_d('mode_seeking')}")
     g.add_argument("--no-ema", action="store_true", help="keep no EMA copy of G")
