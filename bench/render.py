@@ -415,6 +415,21 @@ def t_acgan_ablation(files: list[str], data: list[Any]) -> str:
     return md(["D's class term", "mode seeking", "label accuracy", "FID", "recall"], rows)
 
 
+def t_infogan_trajectory(files: list[str], data: list[Any]) -> str:
+    """One row per run: what it changed from the recipe, and the code accuracy at each checkpoint."""
+    steps = sorted({p["step"] for d in data for r in d["runs"] for p in r["points"] if p["step"] % 250 == 0})
+    base = data[0]["runs"][0]
+    rows = []
+    for d in data:
+        for r in d["runs"]:
+            changed = ", ".join(f"{k} {g(r[k])}" for k in ("batch_size", "lr_g", "lr_d", "info_weight",
+                                                          "info_cont_weight", "prior", "seed") if r[k] != base[k])
+            at = {p["step"]: p["code_accuracy"] for p in r["points"]}
+            rows.append([f"`{r['run']}`", changed or "the recipe",
+                         *[_pct(at[s]) if s in at else "" for s in steps]])
+    return md(["run", "change", *[f"step {g(s)}" for s in steps]], rows)
+
+
 ZOO = {"zoo-infogan.json": _zoo_infogan, "zoo-acgan.json": _zoo_acgan, "zoo-sgan.json": _zoo_sgan,
        "zoo-bigan.json": _zoo_bigan, "zoo-sn.json": _zoo_sn, "zoo-sagan.json": _zoo_sagan}
 
@@ -784,6 +799,7 @@ TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[st
     "parzen": (["parzen.json"], load, t_parzen),
     "zoo": (list(ZOO), load, t_zoo),
     "acgan-ablation": (["zoo-acgan-ablation.json"], load, t_acgan_ablation),
+    "infogan-trajectory": (["infogan-trajectory.json"], load, t_infogan_trajectory),
     "toys-paper": (["toys-paper-ring-200steps.json", "toys-paper-ring-gan.json", "toys-paper-ring-pacgan.json",
                     "toys-paper-grid.json"], load, t_toys_paper),
     "stacked-veegan": (["stacked-veegan.json"], load, t_stacked),

@@ -4,8 +4,8 @@ its two continuous codes do to the digits. The model zoo's InfoGAN row and pictu
     python bench/zoo_infogan.py --data-dir DATA [--steps N] [--seeds 0 1 2] [--out bench/results/zoo-infogan.json]
                                 [--figures docs/zoo]
 
-Per seed: `gankit train --method infogan --dataset mnist` (the method's recipe: 62 noise dims, one 10-way and two
-U(-1, 1) codes, Adam 1e-3 for G and 2e-4 for D) for --steps steps, then
+Per seed: `gankit train --method infogan --dataset mnist` (the method's recipe: the paper's MNIST networks, 62 noise
+dims, one 10-way and two U(-1, 1) codes, Adam 1e-3 for G and 2e-4 for D) for --steps steps, then
   - code accuracy: Q's most likely category for each of the 10,000 MNIST test digits, mapped to the digit classes
     by the best one-to-one assignment (the paper: about 5 % error, section 7.1);
   - the continuous codes: 1,000 samples per code with that code swept over [-1, 1] (noise, the other codes and

@@ -132,6 +132,48 @@ def test_q_shares_the_discriminators_body():
     assert D.base.head.weight.grad is None  # the real/fake head is not on Q's path
 
 
+def test_on_mnist_sized_images_the_networks_are_the_papers():
+    """G: FC 1024 -> FC 7x7x128 -> upconv 64 -> upconv 1; D: conv 64 -> conv 128 -> FC 1024 shared with Q's
+    FC 128 head (Chen et al. 2016, table 1); other image sizes keep the DCGAN model."""
+    from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
+    from gankit.models.infogan import InfoGANDiscriminator, InfoGANGenerator
+
+    cfg = TrainConfig(dataset="mnist", method="infogan").resolved()
+    G, D = build_info_networks(cfg, (1, 28, 28))
+    assert isinstance(G.base, InfoGANGenerator) and isinstance(D.base, InfoGANDiscriminator)
+    dense = [m for m in G.base.dense if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in dense] == [(74, 1024), (1024, 128 * 7 * 7)]
+    convs = [m for m in G.base.net if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size, m.stride) for m in convs] == [
+        (128, 64, (4, 4), (2, 2)), (64, 1, (4, 4), (2, 2))]
+    convs = [m for m in D.base.features if isinstance(m, torch.nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size, m.stride) for m in convs] == [
+        (1, 64, (4, 4), (2, 2)), (64, 128, (4, 4), (2, 2))]
+    assert D.base.head.in_features == 1024 and D.extra[0].in_features == 1024 and D.extra[0].out_features == 128
+    G.eval(), D.eval()
+    z = torch.rand(5, G.z_dim) * 2 - 1
+    x = G(z)
+    assert x.shape == (5, 1, 28, 28) and x.abs().max() <= 1
+    logits, q = D(x, heads=True)
+    assert logits.shape == (5,) and q.shape == (5, 12)
+    G32, D32 = build_info_networks(TrainConfig(dataset="mnist", method="infogan", image_size=32).resolved(),
+                                   (1, 32, 32))
+    assert isinstance(G32.base, DCGANGenerator) and isinstance(D32.base, DCGANDiscriminator)
+
+
+def test_the_papers_networks_scale_with_width_and_refuse_other_shapes():
+    from gankit.models.infogan import InfoGANDiscriminator, InfoGANGenerator
+
+    G = InfoGANGenerator((1, 28, 28), 20, width=8)  # dense 1024 * 8 / 64 = 128 units, 16 and 8 channels
+    assert G.dense[0].out_features == 128 and G.dense[3].out_features == 16 * 7 * 7
+    assert InfoGANDiscriminator((1, 28, 28), width=8).head.in_features == 128
+    for make in (lambda: InfoGANGenerator((3, 28, 28), 20), lambda: InfoGANDiscriminator((1, 32, 32))):
+        with pytest.raises(ConfigError, match="1x28x28"):
+            make()
+    with pytest.raises(ConfigError, match="unconditional"):
+        InfoGANGenerator((1, 28, 28), 20, num_classes=10)
+
+
 # ---------------------------------------------------------------------------------------------------- the phases
 def _ctx(method, nets, seed=5):
     gen = torch.Generator().manual_seed(seed)
