@@ -4,14 +4,13 @@
                              [--runs runs/zoo-sgan] [--out bench/results/zoo-sgan.json]
 
 For each seed (the seed draws the labelled subset, the initialisation and the training stream):
-  1. `gankit train --method sgan --dataset mnist --labels-per-class 10 --seed S` (the method's recipe for
-     everything else unless --steps / --lr are given), then the classifier's (the averaged D's) test error on the
-     10,000 MNIST test images, as `gankit evaluate RUN --json` reports it (`test_error`), and the same at every
-     --curve-every steps from the run's checkpoints (`curve`);
+  1. `gankit train --method sgan --dataset mnist --labels-per-class 10 --model mlp --seed S` (the method's recipe
+     for everything else unless --steps / --lr are given), then D's test error on the 10,000 MNIST test images,
+     as `gankit evaluate RUN --json` reports it (`test_error`), and the same at every --curve-every steps from
+     the run's checkpoints (`curve`);
   2. the baseline: the same classifier network (gankit.methods.sgan.SGANDiscriminator, the same noise, weight
      norm and data-dependent initialisation) trained on the same 100 labelled images alone, with the same
-     optimiser, learning rate, batch size and number of D updates, and its test error (its own weights: no
-     average).
+     optimiser, learning rate, batch size and number of D updates, and its test error.
 Salimans et al. (2016), Table 1: 93 +- 6.5 errors of 10,000 (0.93 %) with 100 labels, feature matching.
 Writes raw per-seed results with the date, command, machine and wall times to --out (after every seed).
 """
@@ -33,10 +32,10 @@ import torch
 import gankit
 from gankit.data import load_dataset
 from gankit.data.transforms import as_float
+from gankit.checkpoint import list_checkpoints
 from gankit.evaluation.evaluate import classifier_test_error
 from gankit.methods.sgan import (INIT_BATCH, INIT_DRAW_OFFSET, SGANDiscriminator, classify_error,
                                  labelled_subset)
-from gankit.checkpoint import list_checkpoints
 from gankit.rundir import run_summary
 from gankit.training.state import make_optimizer
 from perf import machine
@@ -75,7 +74,7 @@ def run_seed(seed: int, args: argparse.Namespace, test: Any) -> dict[str, Any]:
         kw["steps"] = args.steps
     if args.lr:
         kw["lr_g"] = kw["lr_d"] = args.lr
-    cfg = gankit.TrainConfig(dataset="mnist", data_dir=args.data_dir, method="sgan",
+    cfg = gankit.TrainConfig(dataset="mnist", data_dir=args.data_dir, method="sgan", model="mlp",
                              labels_per_class=args.labels_per_class, seed=seed, out=str(out), progress=False,
                              health=False, ckpt_every=args.curve_every, keep_ckpts=10_000, **kw).resolved()
     done = out / "checkpoints" / f"step_{cfg.steps:07d}.safetensors"
@@ -91,7 +90,7 @@ def run_seed(seed: int, args: argparse.Namespace, test: Any) -> dict[str, Any]:
     flags = f" --steps {args.steps}" if args.steps else ""
     flags += f" --lr {args.lr}" if args.lr else ""
     return {"seed": seed, "steps": cfg.steps, "batch_size": cfg.batch_size, "lr": cfg.lr_d, "train_s": train_s,
-            "command": f"gankit train --method sgan --dataset mnist --data-dir DATA --labels-per-class "
+            "command": f"gankit train --method sgan --dataset mnist --data-dir DATA --model mlp --labels-per-class "
                        f"{args.labels_per_class} --seed {seed}{flags} --ckpt-every {args.curve_every} "
                        f"--keep-ckpts 10000 --no-health --out {out}; "
                        f"gankit evaluate {out} --json SCORES (test_error)",

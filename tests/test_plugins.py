@@ -390,5 +390,5 @@ def test_runs_are_named_after_their_method_where_the_method_brings_its_own_netwo
 
     assert get_method("gan").label("dcgan", "hinge") == "dcgan/hinge"
     assert get_method("infogan").label("dcgan", "nonsaturating") == "infogan dcgan/nonsaturating"
-    for name in ("pix2pix", "cyclegan", "progressive", "stylegan", "rgan", "text2image", "sgan"):
+    for name in ("pix2pix", "cyclegan", "progressive", "stylegan", "rgan", "text2image"):
         assert get_method(name).label("dcgan", "lsgan") == f"{name}/lsgan", name

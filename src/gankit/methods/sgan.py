@@ -2,21 +2,13 @@
 
 D is a K-way classifier whose logits l_1..l_K also decide real vs fake: the fake class K+1 has its logit fixed
 at 0, so D(x) = Z(x) / (Z(x) + 1) with Z = sum_k exp l_k. D minimises the cross-entropy on a few labelled
-examples (`--labels-per-class N`, drawn with the run's seed) plus half the unsupervised GAN terms on all the
-training images, unlabelled, and on G's samples (the paper's released MNIST code weights them by 0.5); G
-minimises feature matching on D's last hidden layer. After training, the running average of D's weights is the
-classifier: `gankit.load(run).classify(x)`, and `gankit evaluate` reports its test error.
+examples (`--labels-per-class N`, drawn with the run's seed) plus the unsupervised GAN terms on all the training
+images, unlabelled, and on G's samples; G minimises feature matching on D's last hidden layer. After training,
+D is the classifier: `gankit.load(run).classify(x)`, and `gankit evaluate` reports its test error.
 
-The networks are the paper's MNIST ones. D: weight-normalised dense layers of 4w, 2w, w, w, w units (w = d_width;
-the paper's w is 250) reading pixels in [0, 1], as the paper's code does, with Gaussian noise on the input
-(std 0.3) and after every hidden layer (std 0.5); the hidden layers' scales are set by the data-dependent
-initialisation and then fixed, only the output layer's scale learns. G: z -> 500 -> 500 (BatchNorm, softplus)
--> a weight-normalised sigmoid layer of 784 pixels. The noise draws from torch's global generator, whose state
-every checkpoint holds, so a resume stays bit-identical.
-
-Beyond the paper, D also minimises the entropy of its class prediction on unlabelled images (Grandvalet & Bengio
-2005; with the K+1 GAN in Dai et al. 2017), weighted by ENTROPY_WEIGHT: measured on MNIST with 100 labels,
-seed 0, 2,000 steps, it lowered the averaged D's test error from 19.1-20.3 % to 14.1 % (docs/zoo.md).
+D follows the paper's MNIST network: weight-normalised dense layers of 4w, 2w, w, w, w units (w = d_width;
+the paper's w is 250) with Gaussian noise on the input (std 0.3) and after every hidden layer (std 0.5). The
+noise draws from torch's global generator, whose state every checkpoint holds, so a resume stays bit-identical.
 """
 
 from __future__ import annotations
@@ -32,17 +24,12 @@ from ..config import TrainConfig
 from ..data.transforms import as_float
 from ..distributed import BatchShard
 from ..errors import ConfigError
-from ..models.base import GeneratorBase
+from ..models import build_networks
 from ..models.custom import as_generator
 from .base import Batch, Method, OptimizerGroup, Phase, StepContext
 
-# Salimans et al.'s MNIST model (improved-gan, train_mnist_feature_matching.py), in its [0, 1] pixel units
-INPUT_NOISE = 0.3  # std of the Gaussian noise on D's input
+INPUT_NOISE = 0.3  # std of the Gaussian noise on D's input (Salimans et al.'s MNIST model)
 HIDDEN_NOISE = 0.5  # ... and after each hidden layer
-V_INIT_STD = 0.1  # the weight directions' initial std (the paper's); the layer's scale is set apart from it
-G_WIDTH = 500  # G's two hidden layers
-UNSUPERVISED_WEIGHT = 0.5  # the GAN terms' weight in D's objective, beside the labelled cross-entropy
-ENTROPY_WEIGHT = 1.0  # the weight of D's prediction entropy on unlabelled images (not in the paper; see above)
 LABEL_DRAW_OFFSET = 104_729  # the labelled subset's generator is seeded with seed + this, apart from the others
 INIT_DRAW_OFFSET = 15_485_863  # ... and the batch of D's data-dependent initialisation with seed + this
 INIT_BATCH = 500
@@ -62,19 +49,6 @@ def sgan_d_losses(logits_lab: Tensor, y: Tensor, logits_unl: Tensor, logits_fake
     return supervised, unsupervised
 
 
-def prediction_entropy(logits: Tensor) -> Tensor:
-    """The mean entropy (nats) of the class distributions softmax(logits): low when D is sure of a class.
-    logits: [N, K]"""
-    logp = logits.log_softmax(dim=1)
-    return -(logp.exp() * logp).sum(dim=1).mean()
-
-
-def sgan_d_objective(supervised: Tensor, unsupervised: Tensor, entropy: Tensor) -> Tensor:
-    """D's loss from its three batch-mean terms: supervised + UNSUPERVISED_WEIGHT * unsupervised +
-    ENTROPY_WEIGHT * entropy."""
-    return supervised + UNSUPERVISED_WEIGHT * unsupervised + ENTROPY_WEIGHT * entropy
-
-
 def feature_matching_loss(features_real: Tensor, features_fake: Tensor) -> Tensor:
     """|| mean f(x) - mean f(G(z)) ||^2 over the batch, divided by the feature count (the mean over features, as
     in Salimans et al.'s code). features_*: [N, F]."""
@@ -88,18 +62,12 @@ def real_probability(logits: Tensor) -> Tensor:
 
 # ---------------------------------------------------------------------------------------------- the networks
 class WNLinear(nn.Module):
-    """A dense layer with weight normalisation (Salimans & Kingma 2016): w = g v / ||v||, per output unit.
+    """A dense layer with weight normalisation (Salimans & Kingma 2016): w = g v / ||v||, per output unit."""
 
-    With `train_scale=False` the scale g is a buffer: set once by the data-dependent initialisation, then fixed."""
-
-    def __init__(self, d_in: int, d_out: int, train_scale: bool = True) -> None:
+    def __init__(self, d_in: int, d_out: int) -> None:
         super().__init__()
-        self.v = nn.Parameter(torch.randn(d_out, d_in) * V_INIT_STD)
-        g = torch.ones(d_out)  # unit-norm rows at the start: pre-activations of unit scale
-        if train_scale:
-            self.g = nn.Parameter(g)
-        else:
-            self.register_buffer("g", g)
+        self.v = nn.Parameter(torch.randn(d_out, d_in) * 0.05)
+        self.g = nn.Parameter(torch.ones(d_out))  # unit-norm rows at the start: pre-activations of unit scale
         self.b = nn.Parameter(torch.zeros(d_out))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -118,12 +86,6 @@ class GaussianNoise(nn.Module):
         return x + self.std * torch.randn_like(x) if self.training and self.std > 0 else x
 
 
-def to_unit(x: Tensor) -> Tensor:
-    """gankit's [-1, 1] pixels as the paper's D reads them, in [0, 1]: its noise stds are in these units, and a
-    background of 0 leaves the weights on empty pixels out of every real image's pre-activation."""
-    return (x + 1) / 2
-
-
 def d_widths(width: int | None) -> list[int]:
     w = width or 250
     return [4 * w, 2 * w, w, w, w]
@@ -140,7 +102,7 @@ class SGANDiscriminator(nn.Module):
         for i, h in enumerate(d_widths(width)):
             if i:
                 layers.append(GaussianNoise(HIDDEN_NOISE))
-            layers += [WNLinear(d, h, train_scale=False), nn.ReLU()]
+            layers += [WNLinear(d, h), nn.ReLU()]
             d = h
         self.features = nn.Sequential(*layers)
         self.noise = GaussianNoise(HIDDEN_NOISE)
@@ -149,58 +111,26 @@ class SGANDiscriminator(nn.Module):
     @torch.no_grad()
     def data_init(self, x: Tensor) -> None:
         """Salimans & Kingma's data-dependent initialisation: each weight-normalised layer's scale and bias are set
-        so that its pre-activations on the batch x, noise included as the paper's code has it, have mean 0 and
-        variance 1 per unit. Without it every layer shrinks the signal by about half its energy, and the fixed-std
-        noise drowns it by the last layers. Draws the noise from the global generator. x: [N, *data_shape]"""
-        h = to_unit(x.reshape(x.shape[0], -1))
-        for m in [*self.features, self.noise, self.head]:
+        so that its pre-activations on the batch x have mean 0 and variance 1 per unit (noise off). Without it
+        every layer shrinks the signal by about half its energy, and the fixed-std noise drowns it by the last
+        layers. x: [N, *data_shape]"""
+        h = x.reshape(x.shape[0], -1)
+        for m in [*self.features, self.head]:
             if isinstance(m, WNLinear):
                 t = m(h)  # [N, out]
                 mean, std = t.mean(0), t.std(0).clamp_min(1e-6)
                 m.g.div_(std)
                 m.b.copy_((m.b - mean) / std)
                 h = m(h)
-            else:
+            elif not isinstance(m, GaussianNoise):
                 h = m(h)
 
     def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        h = self.features(to_unit(x.reshape(x.shape[0], -1)))  # [N, w]: what feature matching compares
+        h = self.features(x.reshape(x.shape[0], -1))  # [N, w]: what feature matching compares
         return h, self.head(self.noise(h))  # [N, w], [N, K]
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.features_and_logits(x)[1]  # [N, K]
-
-
-class SGANGenerator(GeneratorBase):
-    """Salimans et al.'s MNIST G: z -> dense 500 -> BN -> softplus -> dense 500 -> BN -> softplus -> weight-normalised
-    dense 784 -> sigmoid, mapped to gankit's [-1, 1]. The BatchNorm layers learn a shift only, no scale (softplus
-    follows).  z [N, z_dim] -> [N, *data_shape]"""
-
-    def __init__(self, data_shape: tuple[int, ...], z_dim: int, width: int = G_WIDTH) -> None:
-        super().__init__("sgan", data_shape, z_dim, 0)
-        layers: list[nn.Module] = []
-        d = z_dim
-        for _ in range(2):
-            layers += [nn.Linear(d, width, bias=False), nn.BatchNorm1d(width, affine=False), _Shift(width),
-                       nn.Softplus()]
-            d = width
-        self.body = nn.Sequential(*layers)
-        self.out = WNLinear(d, math.prod(data_shape))
-
-    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        x = torch.sigmoid(self.out(self.body(z)))  # [N, D] in (0, 1)
-        return (2 * x - 1).view(-1, *self.data_shape)  # [N, *data_shape] in (-1, 1)
-
-
-class _Shift(nn.Module):
-    """A learned per-unit bias (after a BatchNorm without one of its own)."""
-
-    def __init__(self, n: int) -> None:
-        super().__init__()
-        self.b = nn.Parameter(torch.zeros(n))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.b
 
 
 def labelled_subset(y: Tensor, num_classes: int, per_class: int, seed: int) -> Tensor:
@@ -218,15 +148,9 @@ def labelled_subset(y: Tensor, num_classes: int, per_class: int, seed: int) -> T
 
 class SGAN(Method):
     name = "sgan"
-    uses_model = False  # the paper's G and D, whatever --model says
-    # the classifier is the running average of D's weights (the paper's code tests with an average of them too),
-    # kept by the loop as the EMA copy "D_ema"; G samples with its own weights
-    ema_of: ClassVar[str | None] = "D"
-    inference: ClassVar[dict[str, str]] = {"classify": "D_ema"}
-    # the paper's batch 100 and Adam (lr 0.003, beta1 0.5, beta2 0.999); 8,000 steps (13 passes over the
-    # unlabelled images) take about 30 minutes on one CPU thread, against the paper's 300 passes
-    recipe: ClassVar[dict[str, Any]] = {"batch_size": 100, "lr_g": 3e-3, "lr_d": 3e-3, "beta2": 0.999,
-                                        "d_width": 250, "z_dim": 100, "ema": 0.999, "steps": 8000}
+    inference: ClassVar[dict[str, str]] = {"classify": "D"}
+    recipe: ClassVar[dict[str, Any]] = {"batch_size": 100, "lr_g": 1e-3, "lr_d": 1e-3,
+                                        "beta2": 0.999, "d_width": 250, "steps": 6000}
 
     def __init__(self, cfg: TrainConfig, data: Any, parts: Any = None) -> None:
         super().__init__(cfg, data, parts)
@@ -239,9 +163,6 @@ class SGAN(Method):
         if self.parts.discriminator is not None or self.parts.loss is not None:
             raise ConfigError("--method sgan builds its own classifier D and objective; give no discriminator or "
                               "loss")
-        if not cfg.ema:
-            raise ConfigError("--method sgan classifies with the running average of D's weights; give --ema a "
-                              "decay in (0, 1) (its recipe: 0.999), not 0")
         self.num_classes = data.num_classes
         self.labelled = labelled_subset(data.y, self.num_classes, cfg.labels_per_class, cfg.seed)  # [K * N]
         self._lab: tuple[Tensor, Tensor] | None = None  # the labelled images and labels on the training device
@@ -249,13 +170,13 @@ class SGAN(Method):
     # ------------------------------------------------------------------ declarations
     @classmethod
     def inference_net(cls, name: str, cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-        if name not in ("D", "D_ema"):
+        if name != "D":
             raise KeyError(name)
         return SGANDiscriminator(data_shape, num_classes, cfg.resolved().d_width)
 
     def build(self) -> dict[str, nn.Module]:
         cfg, shape = self.cfg, tuple(self.data.sample_shape)
-        G = self.parts.generator or self.sampler_network(cfg, shape, 0)
+        G = self.parts.generator or build_networks(cfg, shape, 0)[0]
         G = as_generator(G, data_shape=shape, z_dim=cfg.resolved().z_dim, num_classes=0)
         D = self.inference_net("D", cfg, shape, self.num_classes)
         # data-dependent initialisation on a seeded batch of training images (labels unused)
@@ -263,10 +184,6 @@ class SGAN(Method):
         pick = torch.randperm(len(self.data), generator=g)[:INIT_BATCH]
         D.data_init(as_float(self.data.x[pick]))
         return {"G": G, "D": D}
-
-    @classmethod
-    def sampler_network(cls, cfg: TrainConfig, data_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-        return SGANGenerator(tuple(data_shape), int(cfg.resolved().z_dim or 100))
 
     def optimizers(self) -> dict[str, OptimizerGroup]:
         return {"G": OptimizerGroup(("G",), self.cfg.lr_g), "D": OptimizerGroup(("D",), self.cfg.lr_d)}
@@ -287,16 +204,12 @@ class SGAN(Method):
         return self._g_loss(batch, ctx)
 
     def _labelled_batch(self, ctx: StepContext, device: torch.device) -> tuple[Tensor, Tensor]:
-        """A batch of labelled examples from the training stream: random permutations of the labelled subset, end
-        to end, as the paper's code tiles it (with 100 labels and batch 100, every batch is the whole subset,
-        class-balanced).  # [b, ...], [b]"""
+        """A batch of labelled examples, drawn with replacement from the training stream.  # [b, ...], [b]"""
         if self._lab is None:
             idx = self.labelled
             self._lab = (as_float(self.data.x[idx]).to(device), self.data.y[idx].to(device))
         draws = ctx.draws
-        n = len(self.labelled)
-        perms = [torch.randperm(n, generator=draws.gen, device=draws.device) for _ in range(-(-draws.batch // n))]
-        pick = draws.rows(torch.cat(perms)[:draws.batch])
+        pick = draws.rows(draws.randint(len(self.labelled), draws.batch))
         return self._lab[0][pick], self._lab[1][pick]
 
     def _d_loss(self, batch: Batch, ctx: StepContext, last: bool) -> Tensor:
@@ -307,13 +220,11 @@ class SGAN(Method):
         D = ctx.train["D"]
         logits_lab, logits_unl, logits_fake = D(x_lab), D(batch.x), D(fake)  # [b, K] each
         supervised, unsupervised = sgan_d_losses(logits_lab, y_lab, logits_unl, logits_fake)
-        entropy = prediction_entropy(logits_unl)
-        loss = sgan_d_objective(supervised, unsupervised, entropy)
+        loss = supervised + unsupervised
         if last:
             ctx.stats.add("Loss/D", loss)
             ctx.stats.add("Loss/D_supervised", supervised)
             ctx.stats.add("Loss/D_unsupervised", unsupervised)
-            ctx.stats.add("Loss/D_entropy", entropy)
             ctx.stats.add("D/real", real_probability(logits_unl).mean())
             ctx.stats.add("D/fake", real_probability(logits_fake).mean())
             ctx.stats.add("Accuracy/labelled", (logits_lab.argmax(1) == y_lab).float().mean())
