@@ -6,7 +6,8 @@
 For each seed (the seed draws the labelled subset, the initialisation and the training stream):
   1. `gankit train --method sgan --dataset mnist --labels-per-class 10 --model mlp --seed S` (the method's recipe
      for everything else unless --steps / --lr are given), then D's test error on the 10,000 MNIST test images,
-     as `gankit evaluate RUN --json` reports it (`test_error`);
+     as `gankit evaluate RUN --json` reports it (`test_error`), and the same at every --curve-every steps from
+     the run's checkpoints (`curve`);
   2. the baseline: the same classifier network (gankit.methods.sgan.SGANDiscriminator, the same noise, weight
      norm and data-dependent initialisation) trained on the same 100 labelled images alone, with the same
      optimiser, learning rate, batch size and number of D updates, and its test error.
@@ -31,6 +32,7 @@ import torch
 import gankit
 from gankit.data import load_dataset
 from gankit.data.transforms import as_float
+from gankit.checkpoint import list_checkpoints
 from gankit.evaluation.evaluate import classifier_test_error
 from gankit.methods.sgan import (INIT_BATCH, INIT_DRAW_OFFSET, SGANDiscriminator, classify_error,
                                  labelled_subset)
@@ -74,22 +76,25 @@ def run_seed(seed: int, args: argparse.Namespace, test: Any) -> dict[str, Any]:
         kw["lr_g"] = kw["lr_d"] = args.lr
     cfg = gankit.TrainConfig(dataset="mnist", data_dir=args.data_dir, method="sgan", model="mlp",
                              labels_per_class=args.labels_per_class, seed=seed, out=str(out), progress=False,
-                             health=False, **kw).resolved()
+                             health=False, ckpt_every=args.curve_every, keep_ckpts=10_000, **kw).resolved()
     done = out / "checkpoints" / f"step_{cfg.steps:07d}.safetensors"
     if not (args.reuse and done.exists()):
         gankit.train(cfg)
     train_s = run_summary(out)["last_metrics"]["time_s"]
     G = gankit.load(out)
     scores = classifier_test_error(G, test.x, test.y)
+    curve = [{"step": step, "test_error": classifier_test_error(gankit.load(path), test.x, test.y)["test_error"]}
+             for step, path in list_checkpoints(out)]
     train = load_dataset("mnist", split="train", data_dir=args.data_dir, compact=True)
     base = supervised_baseline(cfg, train, test, updates=args.baseline_steps or cfg.steps * cfg.d_steps)
     flags = f" --steps {args.steps}" if args.steps else ""
     flags += f" --lr {args.lr}" if args.lr else ""
     return {"seed": seed, "steps": cfg.steps, "batch_size": cfg.batch_size, "lr": cfg.lr_d, "train_s": train_s,
             "command": f"gankit train --method sgan --dataset mnist --data-dir DATA --model mlp --labels-per-class "
-                       f"{args.labels_per_class} --seed {seed}{flags} --no-health --out {out}; "
+                       f"{args.labels_per_class} --seed {seed}{flags} --ckpt-every {args.curve_every} "
+                       f"--keep-ckpts 10000 --no-health --out {out}; "
                        f"gankit evaluate {out} --json SCORES (test_error)",
-            "sgan": scores, "supervised_only": base}
+            "sgan": scores, "curve": curve, "supervised_only": base}
 
 
 def main() -> None:
@@ -101,6 +106,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, help="learning rate of G and D (default: the sgan recipe's)")
     ap.add_argument("--baseline-steps", type=int, help="updates of the supervised-only baseline (default: as many "
                     "as D's in the SGAN run)")
+    ap.add_argument("--curve-every", type=int, default=1000, help="checkpoint (and score) every N steps")
     ap.add_argument("--runs", default="runs/zoo-sgan")
     ap.add_argument("--out", default="bench/results/zoo-sgan.json")
     ap.add_argument("--reuse", action="store_true", help="score finished runs in --runs instead of training again")
