@@ -40,6 +40,8 @@ from gankit.stats import read_jsonl
 RECIPES: dict[str, dict[str, Any]] = {
     "ring8-mlp": {"dataset": "ring8", "model": "mlp"},
     "grid25-mlp": {"dataset": "grid25", "model": "mlp"},
+    # a candidate ring8 recipe: deeper nets and a linear learning-rate decay over grid25's 16,000 steps
+    "ring8-mlp-deep": {"dataset": "ring8", "model": "mlp", "depth": 4, "lr_decay": True, "steps": 16000},
     "mnist-dcgan": {"dataset": "mnist", "model": "dcgan"},
     "mnist-classic": {"dataset": "mnist", "model": "classic"},
     "mnist-dcgan-cond": {"dataset": "mnist", "model": "dcgan", "conditional": True},
