@@ -38,9 +38,12 @@ def machine() -> dict[str, Any]:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    """A result file, its folder made first; the caller prints where it went."""
+    """A result file, its folder made first, with this machine's data and scratch folders written as DATA and
+    runs/ (bench/portable.py); the caller prints where it went."""
+    from portable import make_portable
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(obj, indent=1) + "\n")
+    Path(path).write_text(json.dumps(make_portable(obj), indent=1) + "\n")
 
 
 def training_seconds(run: str | Path, step: int) -> float | None:

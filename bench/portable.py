@@ -4,6 +4,8 @@ directory as runs/.
 
     python bench/portable.py bench/results/zoo-sgan.json [more.json ...] [--data-dir DATA] [--check]
 
+Result files written through perf.write_json are made portable as they are written; this rewrites older ones.
+
 Only strings change (commands, run paths); numbers and keys stay as written. --check changes nothing and exits 1
 when a file still holds such a folder.
 """
@@ -38,6 +40,17 @@ def portable(obj: Any, data_dirs: list[str], tmp: str) -> Any:
     return obj
 
 
+def machine_folders(data_dir: str | None) -> list[str]:
+    """The spellings of the data folder to replace, longest first (its resolved path and the path as given)."""
+    dirs = [str(Path(data_dir).resolve()), data_dir.rstrip("/")] if data_dir else []
+    return sorted({d for d in dirs if len(d) > 1}, key=len, reverse=True)
+
+
+def make_portable(obj: Any, data_dir: str | None = None) -> Any:
+    """A result object with this machine's data folder (default: $GANKIT_DATA) and scratch folders replaced."""
+    return portable(obj, machine_folders(data_dir or os.environ.get("GANKIT_DATA")), tempfile.gettempdir())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="+", help="result JSON files to rewrite in place")
@@ -45,13 +58,10 @@ def main() -> int:
                     "(default: $GANKIT_DATA)")
     ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file holds a machine folder")
     args = ap.parse_args()
-    data_dirs = [str(Path(args.data_dir).resolve()), args.data_dir.rstrip("/")] if args.data_dir else []
-    data_dirs = sorted({d for d in data_dirs if len(d) > 1}, key=len, reverse=True)
-    tmp = tempfile.gettempdir()
     stale = []
     for f in map(Path, args.files):
         before = json.loads(f.read_text())
-        after = portable(before, data_dirs, tmp)
+        after = make_portable(before, args.data_dir)
         if after == before:
             continue
         stale.append(str(f))
