@@ -1,5 +1,6 @@
 """Helpers shared by test modules (imported as `helpers`: pytest puts tests/ on sys.path)."""
 
+import socket
 import subprocess
 import sys
 
@@ -58,3 +59,9 @@ class _LoggedBar:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for a server or torchrun the test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import free_port
 from torch import nn
 
 import gankit
@@ -30,12 +30,6 @@ RICH = dict(dataset="ring8", model="mlp", width=32, batch_size=64, conditional=T
 # BatchNorm in both nets, normalised over the global batch; R1 differentiates twice through the synced statistics.
 BN = dict(dataset="mnist5k", model="dcgan", width=8, d_width=8, z_dim=16, batch_size=16, r1=1.0, sync_bn=True,
           log_every=2, ckpt_every=2, sample_every=2, n_samples=16, progress=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _flags(cfg: dict) -> list[str]:
@@ -60,7 +54,7 @@ def _env() -> dict:
 
 def torchrun(*args: str, nproc: int = 2) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
-            "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), "-m", "gankit", "train", *args]
+            "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "gankit", "train", *args]
 
 
 def run_torchrun(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

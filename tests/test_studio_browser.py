@@ -20,15 +20,10 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 pytest.importorskip("starlette", reason="gankit studio needs pip install 'gankit[studio]'")
 
 from gankit.cli import main  # noqa: E402
+from helpers import free_port  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _listening(port: int) -> bool:
@@ -50,7 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     runs = tmp_path_factory.mktemp("studio-browser") / "runs"
     assert main(["train", "--dataset", "ring8", "--model", "mlp", "--steps", "4", "--batch-size", "16",
                  "--log-every", "2", "--sample-every", "2", "--no-progress", "--out", str(runs / "ring8")]) == 0
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "gankit", "studio", "--runs", str(runs), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
