@@ -188,6 +188,13 @@ def test_classifier_scores_uniform_one_hot():
     assert s["class_kl"] == pytest.approx(0.0, abs=1e-12)
     assert s["class_histogram"] == pytest.approx([0.1] * k)
     assert s["classes_present"] == k
+    assert s["confident"] == 1.0
+
+
+def test_confident_counts_rows_above_the_threshold_only():
+    # largest probabilities 0.95, 0.9 (not above), 0.5, 0.91: two of four rows are confident
+    probs = torch.tensor([[0.95, 0.05], [0.9, 0.1], [0.5, 0.5], [0.09, 0.91]])
+    assert classifier_scores(probs)["confident"] == pytest.approx(0.5)
 
 
 def test_classifier_scores_single_class():

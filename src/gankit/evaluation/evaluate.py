@@ -525,7 +525,7 @@ def format_scores(scores: dict[str, Any]) -> str:
     """A short human summary (the JSON holds everything)."""
     order = ("fid", "fid_real_vs_real", "fid_real_griffin_lim", "kid", "inception_fid", "inception_is", "precision", "recall", "density", "coverage",
              "inception_score", "class_kl",
-             "classes_present", "label_accuracy", "accuracy_real_griffin_lim", "cas", "test_error", "modes", "kl", "hq", "jsd", "parzen_ll",
+             "classes_present", "confident", "label_accuracy", "accuracy_real_griffin_lim", "cas", "test_error", "modes", "kl", "hq", "jsd", "parzen_ll",
              "cycle_l1", "translated_label_accuracy", "reference_label_accuracy", "translated_fid", "reference_fid",
              "l1_to_truth", "accuracy", "psnr", "ssim", "l1", "masked_l1", "colour_error", "ppl")
     parts = []
