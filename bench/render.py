@@ -181,6 +181,25 @@ def t_quality(files: list[str], data: list[Any]) -> str:
                "coverage", "classes ≥ 2 %", "class KL", "label accuracy", "CAS", "train s"], rows)
 
 
+def t_quickstart(files: list[str], data: list[Any]) -> str:
+    d = data[0]
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        return [fixed(r["fid"], 1), fixed(r["precision"], 3), fixed(r["recall"], 3), f"{100 * r['confident']:.1f} %",
+                f"{100 * r['class_share_min']:.1f} % / {100 * r['class_share_max']:.1f} %"]
+
+    rows = [["real digits (5,000 MNIST test digits)", "", "", *cells(d["real"]), ""]]
+    for seed, r in sorted(d["seeds"].items(), key=lambda kv: int(kv[0])):
+        rows.append([f"`gankit train`, seed {seed}", f"{r['steps']:,}", f"{r['train_s']:,.0f}", *cells(r),
+                     "yes" if r["meets_bars"] else "no"])
+    b = d["bars"]
+    rows.append(["the bar", "", f"≤ {b['train_s_max']:,.0f}", f"≤ {b['fid_max']:g}", "", "",
+                 f"≥ {100 * b['confident_min']:.0f} %",
+                 f"≥ {100 * b['class_share_min']:.0f} % / ≤ {100 * b['class_share_max']:.0f} %", ""])
+    return md(["samples", "G steps", "train s", "FID vs mnist5k", "precision", "recall", "confident (p > 0.9)",
+               "smallest / largest class", "meets every bar"], rows)
+
+
 def _merged_stability(data: list[Any]) -> dict[str, dict[str, Any]]:
     merged: dict[str, dict[str, Any]] = {}
     for d in data:
@@ -787,6 +806,7 @@ def t_studio(files: list[str], data: list[Any]) -> str:
 TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[str], list[Any]], str]]] = {
     "floors": (["floors.json"], load, t_floors),
     "quality": (["quality-mnist.json", "quality-mnist-cond.json"], load, t_quality),
+    "quickstart": (["quickstart.json"], load, t_quickstart),
     "stability": (["stability-ring8-mlp.json", "stability-mnist-classic-b.json", "stability-fashion-classic.json",
                    "stability-fashion-classic-b.json", "stability-fashion-classic-c.json"], load, t_stability),
     "perf-full": (["bench-perf-full.json", "bench-perf-full-b.json"], load, t_perf_full),

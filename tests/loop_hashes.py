@@ -28,6 +28,8 @@ CASES: dict[str, dict[str, Any]] = {
     "mnist5k-dcgan": dict(dataset="mnist5k", model="dcgan", steps=150),
     "mnist5k-dcgan-cond": dict(dataset="mnist5k", model="dcgan", conditional=True, steps=150),
     "mnist5k-classic": dict(dataset="mnist5k", model="classic", steps=40),
+    # the model the recipe picks when none is named (dcgan-dense), recorded when it became the default
+    "mnist5k-default": dict(dataset="mnist5k", steps=60),
     "mnist5k-mlp": dict(dataset="mnist5k", model="mlp", steps=150),
     "mnist5k-dcgan-wgan-gp": dict(dataset="mnist5k", model="dcgan", loss="wgan-gp", steps=40),
     "ring8-mlp": dict(dataset="ring8", model="mlp", steps=300),

@@ -16,6 +16,7 @@ EXPECTED = {
     "mnist5k-dcgan": "eaeabaa70fc38b9c1fa4a18a",
     "mnist5k-dcgan-cond": "29a386d59172851b63cd0970",
     "mnist5k-classic": "59e05b1898ccb94e7a8a2a2e",
+    "mnist5k-default": "bff47aca4e090c9e1fbb6f1e",
     "mnist5k-mlp": "9cdcc8fc31f80c834886799c",
     "mnist5k-dcgan-wgan-gp": "eb766728fa6b56202fa5bf48",
     "ring8-mlp": "4bbbdd63855d92a6f744bbea",

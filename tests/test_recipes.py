@@ -40,9 +40,24 @@ def test_conditional_image_recipe_seeks_modes():
 def test_explicit_values_win_and_width_sizes_both_networks():
     cfg = resolve(TrainConfig(dataset="mnist5k", steps=7, lr_d=1e-3, ema=0.0, width=8))
     assert (cfg.steps, cfg.lr_d, cfg.ema, cfg.width, cfg.d_width) == (7, 1e-3, 0.0, 8, 8)
-    assert cfg.lr_g == 2e-4  # the unset one still comes from the recipe
+    assert cfg.lr_g == recipe("mnist5k", None, "nonsaturating")["lr_g"] == 1e-3  # the unset one: the recipe's
     assert resolve(TrainConfig(width=8, d_width=4)).d_width == 4
     assert resolve(cfg) == cfg  # idempotent: a resumed run's config is already resolved
+
+
+@pytest.mark.parametrize("kw, model", [
+    ({}, "dcgan-dense"), ({"dataset": "mnist"}, "dcgan-dense"), ({"dataset": "fashion_mnist"}, "dcgan-dense"),
+    ({"method": "infogan"}, "dcgan-dense"), ({"dataset": "ring8"}, "mlp"), ({"conditional": True}, "dcgan"),
+    ({"dataset": "mnist", "image_size": 32}, "dcgan"), ({"dataset": "coloured-mnist"}, "dcgan"),
+    ({"method": "acgan", "conditional": True}, "dcgan"), ({"model": "classic"}, "classic")])
+def test_a_run_that_names_no_model_gets_the_recipes(kw, model):
+    assert resolve(TrainConfig(**kw)).model == model
+
+
+def test_dense_recipe_trains_as_chen_et_al_at_half_width():
+    cfg = resolve(TrainConfig())
+    assert (cfg.width, cfg.d_width, cfg.batch_size, cfg.lr_g, cfg.lr_d, cfg.steps) == (32, 32, 64, 1e-3, 2e-4, 5000)
+    assert (cfg.beta1, cfg.beta2, cfg.z_dim, cfg.ema, cfg.loss) == (0.5, 0.999, 100, 0.999, "nonsaturating")
 
 
 def test_classic_recipe_halves_its_width():

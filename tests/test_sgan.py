@@ -189,4 +189,4 @@ def test_the_method_recipe_fills_only_unset_fields():
     assert (cfg.batch_size, cfg.lr_d, cfg.d_width) == (100, 1e-3, 250)
     assert TrainConfig(method="sgan", batch_size=50, out="unused").resolved().batch_size == 50
     assert TrainConfig(method="sgan", width=32, out="unused").resolved().d_width == 32  # --width sizes both
-    assert TrainConfig(method="gan", out="unused").resolved().batch_size == 32  # the image recipe, unchanged
+    assert TrainConfig(method="gan", model="dcgan", out="unused").resolved().batch_size == 32  # the image recipe

@@ -1,7 +1,7 @@
 """gankit: generative adversarial networks on PyTorch.
 
     import gankit
-    result = gankit.train(gankit.TrainConfig(dataset="mnist5k", model="dcgan", steps=1500, out="runs/demo"))
+    result = gankit.train(gankit.TrainConfig(dataset="mnist5k", steps=1500, out="runs/demo"))
     G = gankit.load("runs/demo")
     images = G.sample(16)              # [16, 1, 28, 28] in [-1, 1]
     scores = gankit.evaluate("runs/demo")   # FID, KID, precision/recall, ... with their protocol

@@ -97,7 +97,9 @@ class TrainConfig:
 
     # --- method and model
     method: str = "gan"  # a name from gankit.methods.method_names(): what a training step computes
-    model: str = "dcgan"  # a name from gankit.models.MODEL_NAMES
+    # a name from gankit.models.MODEL_NAMES; None: the recipe's (gankit.recipes.default_model: mlp for toy data,
+    # dcgan-dense for the GAN on 28x28 grey MNIST-family images, else dcgan)
+    model: str | None = None
     # your own networks: a factory "package.module:function" (imported only on the caller's word), "python" for a
     # module given to gankit.train from Python, or None to build `model`
     generator: str | None = None

@@ -9,19 +9,24 @@ from typing import Any
 
 from ..config import COND_D, PRIORS, RECIPE_FIELDS, RNN_CELLS, TASK_METHODS, TrainConfig, read_json_file
 from ..errors import ConfigError
+from ..recipes import default_model
 from ..rundir import RunDir
 
 DEFAULTS = TrainConfig()
 
 
 def _d(name: str) -> str:
+    if name == "model":
+        return ("(default: dcgan-dense for the GAN on 28x28 grey MNIST-family images, mlp for toy data, "
+                "else dcgan)")
     if name not in RECIPE_FIELDS:
         return f"(default: {getattr(DEFAULTS, name)})"
     from ..recipes import recipe
 
-    image, toy, wgan = (recipe("mnist5k", "dcgan", "nonsaturating"), recipe("ring8", "mlp", "nonsaturating"),
-                        recipe("mnist5k", "dcgan", "wgan-gp"))
-    text = f"(default: {image.get(name)} for images, {toy.get(name)} for toy data"
+    dense, image = recipe("mnist5k", None, "nonsaturating"), recipe("coloured-mnist", "dcgan", "nonsaturating")
+    toy, wgan = recipe("ring8", "mlp", "nonsaturating"), recipe("mnist5k", "dcgan", "wgan-gp")
+    text = (f"(default: {dense.get(name)} for dcgan-dense, {image.get(name)} for other images, "
+            f"{toy.get(name)} for toy data")
     cond = recipe("mnist5k", "dcgan", "nonsaturating", conditional=True)
     if cond.get(name) != image.get(name):
         text += f", {cond.get(name)} for conditional images"
@@ -85,7 +90,7 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--trust-code", action="store_true", help="with --resume: import the generator/discriminator "
                    "factories the run's config names (loading a run never imports code otherwise)")
     g.add_argument("--width", type=int, help="G's base channel/hidden width, and D's unless --d-width is given "
-                   "(default: 64 for dcgan on images, 256 for the MLP on toy data, else the model's own)")
+                   "(default: 32 for dcgan-dense, 64 for dcgan on images, 256 for the MLP on toy data, else the model's own)")
     g.add_argument("--d-width", type=int, help="D's base channel/hidden width (default: 32 for dcgan on images, "
                    "else --width)")
     g.add_argument("--depth", type=int, help="hidden layers of the MLP's G and D (default: 3 on grid25, 2 on the other "
@@ -238,7 +243,10 @@ def _run_name(d: dict[str, Any]) -> str:
         dataset = Path(dataset[7:]).name or "folder"
     elif dataset.startswith("npy:"):
         dataset = Path(dataset[4:]).stem or "npy"
-    parts = [dataset, str(d.get("model", DEFAULTS.model)), str(d.get("loss", DEFAULTS.loss))]
+    model = d.get("model") or default_model(str(d.get("dataset", DEFAULTS.dataset)), method=str(d.get("method", "gan")),
+                                            conditional=bool(d.get("conditional")), image_size=d.get("image_size"),
+                                            channels=d.get("channels"))
+    parts = [dataset, str(model), str(d.get("loss", DEFAULTS.loss))]
     if d.get("conditional"):
         parts.append("cond")
     return "-".join(parts)

@@ -7,8 +7,9 @@ MNIST takes the digit's class and the continuous codes its width and slant. Both
 D's update trains Q's head and the shared body on fakes, G's update moves G through a frozen Q
 (min_{G,Q} max_D V(D, G) - lambda L_I(G, Q), eq. 6 of the paper).
 
-On 1x28x28 images `--model dcgan` means the paper's MNIST networks (gankit.models.infogan: a dense layer of 1024
-units in G and D, Q on D's dense features); with the plain DCGAN model, whose G maps z linearly to its first
+On 1x28x28 images the networks are the paper's MNIST networks (gankit.models.dense, `--model dcgan-dense`, the
+default there: a dense layer of 1024 units in G and D, Q on D's dense features), and `--model dcgan` means them
+too, as it did before dcgan-dense had a name; with the plain DCGAN model, whose G maps z linearly to its first
 feature maps, the categorical code took the digit's class for about a third of the test digits after 1,500 steps
 against about two thirds with the paper's networks after 1,000 (docs/zoo.md). Other sizes keep the DCGAN model.
 
@@ -30,8 +31,8 @@ from ..config import TrainConfig
 from ..errors import ConfigError
 from ..models import build_models
 from ..models.heads import CodedGenerator, HeadedDiscriminator
-from ..models.infogan import SHAPE as PAPER_SHAPE
-from ..models.infogan import InfoGANDiscriminator, InfoGANGenerator
+from ..models.dense import SHAPE as PAPER_SHAPE
+from ..models.dense import DenseDiscriminator, DenseGenerator
 from ..models.prior import sample_prior
 from .base import Batch, StepContext, log_d_scores
 from .gan import GAN
@@ -65,15 +66,15 @@ def info_loss(cat_logits: Tensor | None, cat: Tensor | None, cont_mean: Tensor |
 
 
 def build_info_networks(cfg: TrainConfig, data_shape: tuple[int, ...]) -> tuple[CodedGenerator, HeadedDiscriminator]:
-    """G (noise + codes) and D with Q's head, on the config's model (the paper's networks for dcgan on 1x28x28
-    images); `gankit.load` rebuilds G the same way."""
+    """G (noise + codes) and D with Q's head, on the config's model (the paper's networks for dcgan and dcgan-dense on
+    1x28x28 images); `gankit.load` rebuilds G the same way."""
     cfg = cfg.resolved()
     codes = cfg.info_cat + cfg.info_cont
     if codes == 0:
         raise ConfigError("--method infogan needs at least one code: --info-cat >= 2 or --info-cont >= 1")
     if cfg.model == "dcgan" and tuple(data_shape) == PAPER_SHAPE:  # MNIST-like: the paper's networks
-        base_g: nn.Module = InfoGANGenerator(PAPER_SHAPE, cfg.z_dim + codes, width=cfg.width)
-        base_d: nn.Module = InfoGANDiscriminator(PAPER_SHAPE, width=cfg.d_width)
+        base_g: nn.Module = DenseGenerator(PAPER_SHAPE, cfg.z_dim + codes, width=cfg.width)
+        base_d: nn.Module = DenseDiscriminator(PAPER_SHAPE, width=cfg.d_width)
     else:
         base_g, base_d = build_models(cfg.model, data_shape=tuple(data_shape), z_dim=cfg.z_dim + codes,
                                       num_classes=0, width=cfg.width, d_width=cfg.d_width, depth=cfg.depth)
@@ -92,7 +93,7 @@ class InfoGAN(GAN):
     def recipe_values(cls, *, toy: bool, model: str) -> dict[str, Any]:
         if toy:
             return {}
-        return {**cls.recipe, **({"width": 64, "d_width": 64} if model == "dcgan" else {})}
+        return {**cls.recipe, **({"width": 64, "d_width": 64} if model in ("dcgan", "dcgan-dense") else {})}
 
     def __init__(self, cfg: Any, data: Any, parts: Any = None) -> None:
         super().__init__(cfg, data, parts)

@@ -13,6 +13,7 @@ from ..config import MAX_DEPTH, MAX_WIDTH, TrainConfig
 from ..errors import ConfigError
 from .classic import ClassicDiscriminator, ClassicGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .dense import DenseDiscriminator, DenseGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 from .packing import PackedDiscriminator, packed_shape
 from .prior import sample_prior
@@ -27,6 +28,7 @@ IMAGE_SIZES = (28, 32, 64)
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Callable[..., nn.Module], bool]] = {
     "mlp": (MLPGenerator, MLPDiscriminator, True),
     "dcgan": (DCGANGenerator, DCGANDiscriminator, False),
+    "dcgan-dense": (DenseGenerator, DenseDiscriminator, False),  # 1x28x28 only: InfoGAN's MNIST networks
     "classic": (ClassicGenerator, ClassicDiscriminator, False),
     "sagan": (SAGANGenerator, SAGANDiscriminator, False),  # spectral norm in G and D is part of the model
 }
