@@ -8,9 +8,10 @@ The threshold, fixed before any curve was measured: FID 350 with 5,000 generated
 MNIST's 60,000 training images, in the shipped MNIST classifier's feature space (gankit's `evaluate` protocol; a
 run of the default recipe ends at FID 279 with 10,000 samples, the README's table).
 
-- gankit: the default recipe, `gankit train --dataset mnist --data-dir DATA --seed S` (DCGAN with G/D widths
-  64/32, batch 32, non-saturating loss, Adam 2e-4, EMA 0.999, 3,000 steps), with a checkpoint every --every
-  steps; each checkpoint's EMA generator is scored afterwards. Its seconds are the run's own clock (`time_s` in
+- gankit: the default recipe, `gankit train --dataset mnist --data-dir DATA --seed S` (gankit/recipes.py: the
+  dcgan-dense nets at width 32, batch 64, non-saturating loss, Adam 1e-3 for G and 2e-4 for D, EMA 0.999, 5,000
+  steps; until 2026-11-30 the DCGAN at widths 64/32, batch 32, Adam 2e-4, 3,000 steps), with a checkpoint every
+  --every steps; each checkpoint's EMA generator is scored afterwards. Its seconds are the run's own clock (`time_s` in
   metrics.jsonl: data batches, steps, logging, health probes, sample grids and checkpoint writes included).
 - reference: main.py's loop and recipe (bench/reference_dcgan.py: per-sample PIL data set and DataLoader with 2
   workers, batch 64, G and D width 64, BCE on a sigmoid, Adam 2e-4 for both, no EMA) at 28x28, for
