@@ -34,11 +34,11 @@ _IMAGE_WIDTH = {"dcgan": (64, 32), "classic": (32, 32), "sagan": (64, 32),
 # The default model on 28x28 grey images (unconditional GAN): DCGAN's convolutions with a dense layer on each side
 # (gankit.models.dense, InfoGAN's MNIST networks) at half the paper's width, batch 64, Adam 1e-3 for G and 2e-4
 # for D as Chen et al. trained them, 5,000 steps. Measured on mnist5k, seed 0, 2,000 samples against mnist5k (one
-# thread each, two runs side by side on a 2-core CPU): the DCGAN recipe above FID 294 (10,000 samples); these nets
+# thread each, two runs side by side on a 2-core CPU): the DCGAN at batch 64 for 10,000 steps FID 130; these nets
 # at width 64 for 3,000 steps FID 24 (confident 0.87), width 64 for 1,800 steps (about five minutes at two
 # threads) 44, width 32 for 5,000 steps (about five minutes) 21 with 88 % of samples read with confidence > 0.9;
-# the same with a linear learning-rate decay 30; the tutorial nets (3x3 convolutions, max-pooling) at width 32
-# for 5,000 steps 77, at 1.8x the time per step. docs/results.md has the notes.
+# the same with a linear learning-rate decay 30; the tutorial nets (3x3 convolutions, max-pooling; not shipped) at
+# width 32 for 5,000 steps 77, at 1.8x the time per step. docs/results.md has the notes.
 _DENSE: dict[str, Any] = {"steps": 5000, "batch_size": 64, "lr_g": 1e-3, "lr_d": 2e-4}
 #: the data sets of 1x28x28 grey images whose default model is dcgan-dense
 GREY28 = ("mnist5k", "mnist", "fashion-mnist")
