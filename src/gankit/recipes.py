@@ -42,6 +42,9 @@ _IMAGE_WIDTH = {"dcgan": (64, 32), "classic": (32, 32), "sagan": (64, 32),
 _DENSE: dict[str, Any] = {"steps": 5000, "batch_size": 64, "lr_g": 1e-3, "lr_d": 2e-4}
 #: the data sets of 1x28x28 grey images whose default model is dcgan-dense
 GREY28 = ("mnist5k", "mnist", "fashion-mnist")
+#: default_model's rule in words, for --help
+_DEFAULT_MODELS = (("dcgan-dense", "unconditional 28x28 grey MNIST-family images (gan, infogan)"),
+                   ("mlp", "toy data"), ("dcgan", "other images"))
 
 # SAGAN as Zhang et al. trained it: TTUR (Heusel et al. 2017), Adam 1e-4 for G and 4e-4 for D with beta2 0.9 (and
 # beta1 0, the hinge loss: `--beta1 0 --loss hinge`, knobs with plain defaults)
@@ -153,7 +156,8 @@ def describe() -> str:
     def fmt(d: dict[str, Any]) -> str:
         return ", ".join(f"{k}={v}" for k, v in d.items())
     widths = ", ".join(f"{m} {g}/{d}" for m, (g, d) in _IMAGE_WIDTH.items())
-    return (f"images: {fmt(_IMAGE)}; widths G/D: {widths}; conditional images: {fmt(_CONDITIONAL_IMAGE)}. "
+    return (f"model: {', '.join(f'{m} on {d}' for m, d in _DEFAULT_MODELS)}. dcgan-dense: {fmt(_DENSE)}. "
+            f"images: {fmt(_IMAGE)}; widths G/D: {widths}; conditional images: {fmt(_CONDITIONAL_IMAGE)}. "
             f"toys: {fmt(_TOY)}; grid25: {fmt(_GRID25)}. sagan: {fmt(_SAGAN)}. wgan-gp: {fmt(_WGAN_GP)}. "
             + " ".join(f"coloured sets at {k}x{k} (dcgan): {fmt(v)}." for k, v in _COLOUR.items()) + " "
             + " ".join(f"--method {m}: {fmt(v)}." for m, v in _method_recipes().items()))
