@@ -23,10 +23,13 @@ from typing import Any
 
 
 def rewrite(text: str, data_dirs: list[str], tmp: str) -> str:
-    """One string with its machine folders replaced: data folders -> DATA, TMP/<scratch>/ -> runs/."""
+    """One string with its machine folders replaced: data folders -> DATA, TMP/<scratch>/ -> runs/, a bare
+    TMP/<scratch> -> runs/<scratch>."""
     for d in data_dirs:
         text = text.replace(d, "DATA")
-    text = re.sub(rf"{re.escape(tmp.rstrip('/'))}/[A-Za-z0-9_.-]+/(runs/)?", "runs/", text)
+    base = re.escape(tmp.rstrip('/'))
+    text = re.sub(rf"{base}/[A-Za-z0-9_.-]+/(runs/)?", "runs/", text)
+    text = re.sub(rf"{base}/([A-Za-z0-9_.-]+)\b(?!/)", r"runs/\1", text)  # a scratch folder named bare
     return re.sub(r"\bruns/s\d+/", "runs/", text)  # a numbered scratch folder inside runs/
 
 

@@ -805,8 +805,8 @@ def t_studio(files: list[str], data: list[Any]) -> str:
 
 TABLES: dict[str, tuple[list[str], Callable[[str, Path], Any], Callable[[list[str], list[Any]], str]]] = {
     "floors": (["floors.json"], load, t_floors),
-    "quality": (["quality-mnist-dense.json", "quality-fashion-mnist-dense.json", "quality-mnist.json",
-                 "quality-mnist-cond.json"], load, t_quality),
+    "quality": (["quality-dense-15k.json", "quality-mnist-dense.json", "quality-fashion-mnist-dense.json",
+                 "quality-mnist.json", "quality-mnist-cond.json"], load, t_quality),
     "quickstart": (["quickstart.json"], load, t_quickstart),
     "stability": (["stability-ring8-mlp.json", "stability-mnist-classic-b.json", "stability-fashion-classic.json",
                    "stability-fashion-classic-b.json", "stability-fashion-classic-c.json"], load, t_stability),

@@ -86,6 +86,7 @@ def test_results_hold_no_folder_of_the_machine_that_made_them():
     tmp = tempfile.gettempdir()
     assert portable.rewrite(f"--out {tmp}/x1/runs/a --data-dir /d/data", ["/d/data"], tmp) == \
         "--out runs/a --data-dir DATA"
+    assert portable.rewrite(f"--runs {tmp}/qual --out x.json", [], tmp) == "--runs runs/qual --out x.json"
     stale = []
     for f in sorted((ROOT / "bench" / "results").rglob("*.json")):
         text = f.read_text()

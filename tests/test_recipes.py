@@ -58,6 +58,9 @@ def test_dense_recipe_trains_as_chen_et_al_at_half_width():
     cfg = resolve(TrainConfig())
     assert (cfg.width, cfg.d_width, cfg.batch_size, cfg.lr_g, cfg.lr_d, cfg.steps) == (32, 32, 64, 1e-3, 2e-4, 5000)
     assert (cfg.beta1, cfg.beta2, cfg.z_dim, cfg.ema, cfg.loss) == (0.5, 0.999, 100, 0.999, "nonsaturating")
+    for full in ("mnist", "fashion-mnist"):  # the full sets train three times as long
+        assert resolve(TrainConfig(dataset=full)).steps == 15000
+        assert resolve(TrainConfig(dataset=full, model="dcgan")).steps == 3000
 
 
 def test_classic_recipe_halves_its_width():

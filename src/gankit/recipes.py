@@ -40,6 +40,13 @@ _IMAGE_WIDTH = {"dcgan": (64, 32), "classic": (32, 32), "sagan": (64, 32),
 # the same with a linear learning-rate decay 30; the tutorial nets (3x3 convolutions, max-pooling; not shipped) at
 # width 32 for 5,000 steps 77, at 1.8x the time per step. docs/results.md has the notes.
 _DENSE: dict[str, Any] = {"steps": 5000, "batch_size": 64, "lr_g": 1e-3, "lr_d": 2e-4}
+# On the full MNIST and Fashion-MNIST (60,000 images) the same nets keep improving well past 5,000 steps. Measured
+# on one run each (seed 0, one thread, checkpoints every 2,500 steps, scored against the training split with 2,000
+# samples, 10,000 at 5,000 and 15,000 steps): MNIST FID 32.5 / 18.7 / 22.3 / 17.5 / 21.4 / 12.0 at 2,500-15,000
+# steps, recall 0.69 -> 0.76; Fashion-MNIST 43.7 / 33.4 / 20.0 / 14.3 / 10.5 / 14.1, recall 0.35 -> 0.55. So the full
+# sets train 15,000 steps (about 14 minutes at two threads on a 2-core CPU).
+_DENSE_FULL: dict[str, Any] = {"steps": 15000}
+FULL28 = ("mnist", "fashion-mnist")
 #: the data sets of 1x28x28 grey images whose default model is dcgan-dense
 GREY28 = ("mnist5k", "mnist", "fashion-mnist")
 #: default_model's rule in words, for --help
@@ -106,6 +113,8 @@ def recipe(dataset: str, model: str | None, loss: str, conditional: bool = False
     values = dict(_TOY if toy else _IMAGE)
     if model == "dcgan-dense":
         values.update(_DENSE)
+        if _canonical(dataset) in FULL28:
+            values.update(_DENSE_FULL)
     if dataset == "grid25":
         values.update(_GRID25)
     if conditional and not toy:
@@ -156,7 +165,8 @@ def describe() -> str:
     def fmt(d: dict[str, Any]) -> str:
         return ", ".join(f"{k}={v}" for k, v in d.items())
     widths = ", ".join(f"{m} {g}/{d}" for m, (g, d) in _IMAGE_WIDTH.items())
-    return (f"model: {', '.join(f'{m} on {d}' for m, d in _DEFAULT_MODELS)}. dcgan-dense: {fmt(_DENSE)}. "
+    return (f"model: {', '.join(f'{m} on {d}' for m, d in _DEFAULT_MODELS)}. dcgan-dense: {fmt(_DENSE)} "
+            f"({fmt(_DENSE_FULL)} on {' and '.join(FULL28)}). "
             f"images: {fmt(_IMAGE)}; widths G/D: {widths}; conditional images: {fmt(_CONDITIONAL_IMAGE)}. "
             f"toys: {fmt(_TOY)}; grid25: {fmt(_GRID25)}. sagan: {fmt(_SAGAN)}. wgan-gp: {fmt(_WGAN_GP)}. "
             + " ".join(f"coloured sets at {k}x{k} (dcgan): {fmt(v)}." for k, v in _COLOUR.items()) + " "
