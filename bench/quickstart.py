@@ -56,9 +56,13 @@ def meets(r: dict[str, Any]) -> bool:
 
 def quality(args: argparse.Namespace) -> None:
     out = Path(args.out)
+    command = "python bench/quickstart.py " + " ".join(sys.argv[1:])
     result: dict[str, Any] = {
-        "command": "python bench/quickstart.py " + " ".join(sys.argv[1:]), "n_samples": N_SAMPLES,
+        "command": command, "n_samples": N_SAMPLES,
         "reference": "mnist5k (the built-in 5,000-digit subset)", "bars": BARS, "machine": machine(), "seeds": {}}
+    if out.exists():  # seeds run on another day or in another invocation are kept; a seed run again is replaced
+        kept = json.loads(out.read_text())
+        result["seeds"], result["command"], result["machine"] = kept["seeds"], kept["command"], kept["machine"]
     real = gankit.evaluate_real("mnist5k", data_dir=args.data_dir, seed=0)
     result["real"] = {**image_scores(real), "what": real["protocol"]["generated"]}
     print("real digits:", result["real"], flush=True)
@@ -70,7 +74,7 @@ def quality(args: argparse.Namespace) -> None:
         rows = read_jsonl(run / "metrics.jsonl")
         s = gankit.evaluate(run, n=N_SAMPLES, seed=seed, data_dir=args.data_dir)
         r = {**image_scores(s), "steps": rows[-1]["step"], "train_s": round(rows[-1]["time_s"], 1)}
-        r["meets_bars"] = meets(r)
+        r["meets_bars"], r["command"] = meets(r), command
         m = machine()
         r["date"], r["machine"] = m["date"], f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads, torch {m['torch']}"
         result["seeds"][str(seed)] = r
