@@ -5,23 +5,22 @@
                             [--out bench/results/quality.json]
 
 For each data set: MLP GAN, dcgan-dense (the default model there), DCGAN with the non-saturating, LSGAN, WGAN-GP
-and hinge losses, and the conditional DCGAN (which also gets the Classification Accuracy Score). Each run uses the default recipe (see
-gankit/recipes.py) and `gankit evaluate` with 10,000 samples and the given seed; the wall time is the training
-time on this machine. Prints a Markdown table and writes every score with its protocol, the command, the date
-and the machine to --out (bench/render.py renders the docs' tables from it).
+and hinge losses, and the conditional DCGAN (which also gets the Classification Accuracy Score). Each run uses the
+default recipe (see gankit/recipes.py) and `gankit evaluate` with 10,000 samples and the given seed; the wall time
+is the training time on this machine. Prints a Markdown table and writes every score with its protocol, the
+command, the date and the machine to --out (bench/render.py renders the docs' tables from it).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import gankit
 from gankit.rundir import run_summary
-from perf import machine
+from perf import machine, write_json
 
 VARIANTS = [("mlp", "nonsaturating", False), ("dcgan-dense", "nonsaturating", False),
             ("dcgan", "nonsaturating", False), ("dcgan", "lsgan", False),
@@ -89,8 +88,7 @@ def main() -> None:
     for dataset in args.datasets:
         for model, loss, cond in variants:
             rows.append(run_one(dataset, model, loss, cond, args))
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")  # after each run: partial results survive
+            write_json(args.out, result)  # after each run: partial results survive
             print(table(rows[-1:]).splitlines()[-1], flush=True)
     print(table(rows))
 

@@ -76,7 +76,8 @@ def quality(args: argparse.Namespace) -> None:
         r = {**image_scores(s), "steps": rows[-1]["step"], "train_s": round(rows[-1]["time_s"], 1)}
         r["meets_bars"], r["command"] = meets(r), command
         m = machine()
-        r["date"], r["machine"] = m["date"], f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads, torch {m['torch']}"
+        r["date"] = m["date"]
+        r["machine"] = f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads, torch {m['torch']}"
         result["seeds"][str(seed)] = r
         print(f"seed {seed}: {r}", flush=True)
         result["recipe"] = {k: v for k, v in json.loads((run / "config.json").read_text()).items()
@@ -103,13 +104,11 @@ def timing(args: argparse.Namespace) -> None:
     result: dict[str, Any] = {"machine": machine(), "steps": args.steps, "recipe_steps": default.steps,
                               "recipe_batch_size": default.batch_size}
     with tempfile.TemporaryDirectory() as tmp:
-        for b in (32, 64):
+        for b in sorted({32, 64, default.batch_size}):  # the recipe's batch is always among those timed
             rate = time_steps(b, args.steps, Path(tmp) / f"b{b}")
             result[f"it_per_s_batch{b}"] = round(rate, 2)
             result[f"images_per_s_batch{b}"] = round(rate * b, 1)
-    rate = result.get(f"it_per_s_batch{default.batch_size}") or time_steps(
-        default.batch_size, args.steps, Path(tempfile.mkdtemp()) / "default")
-    result["quickstart_train_s_estimate"] = round(default.steps / rate, 1)
+    result["quickstart_train_s_estimate"] = round(default.steps / result[f"it_per_s_batch{default.batch_size}"], 1)
     print(json.dumps(result, indent=2))
 
 

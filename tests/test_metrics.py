@@ -193,7 +193,7 @@ def test_classifier_scores_uniform_one_hot():
 
 def test_confident_counts_rows_above_the_threshold_only():
     # largest probabilities 0.95, 0.9 (not above), 0.5, 0.91: two of four rows are confident
-    probs = torch.tensor([[0.95, 0.05], [0.9, 0.1], [0.5, 0.5], [0.09, 0.91]])
+    probs = torch.tensor([[0.95, 0.05], [0.9, 0.1], [0.5, 0.5], [0.09, 0.91]], dtype=torch.float64)  # 0.9 exactly
     assert classifier_scores(probs)["confident"] == pytest.approx(0.5)
 
 

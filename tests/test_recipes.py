@@ -40,7 +40,7 @@ def test_conditional_image_recipe_seeks_modes():
 def test_explicit_values_win_and_width_sizes_both_networks():
     cfg = resolve(TrainConfig(dataset="mnist5k", steps=7, lr_d=1e-3, ema=0.0, width=8))
     assert (cfg.steps, cfg.lr_d, cfg.ema, cfg.width, cfg.d_width) == (7, 1e-3, 0.0, 8, 8)
-    assert cfg.lr_g == recipe("mnist5k", None, "nonsaturating")["lr_g"] == 1e-3  # the unset one: the recipe's
+    assert cfg.lr_g == recipe("mnist5k", "dcgan-dense", "nonsaturating")["lr_g"] == 1e-3  # the unset one: the recipe's
     assert resolve(TrainConfig(width=8, d_width=4)).d_width == 4
     assert resolve(cfg) == cfg  # idempotent: a resumed run's config is already resolved
 

@@ -48,10 +48,10 @@ _DENSE: dict[str, Any] = {"steps": 5000, "batch_size": 64, "lr_g": 1e-3, "lr_d":
 _DENSE_FULL: dict[str, Any] = {"steps": 15000}
 FULL28 = ("mnist", "fashion-mnist")
 #: the data sets of 1x28x28 grey images whose default model is dcgan-dense
-GREY28 = ("mnist5k", "mnist", "fashion-mnist")
+GREY28 = ("mnist5k", *FULL28)
 #: default_model's rule in words, for --help
-_DEFAULT_MODELS = (("dcgan-dense", "unconditional 28x28 grey MNIST-family images (gan, infogan)"),
-                   ("mlp", "toy data"), ("dcgan", "other images"))
+DEFAULT_MODELS = (("dcgan-dense", "unconditional 28x28 grey MNIST-family images (gan, infogan)"),
+                  ("mlp", "toy data"), ("dcgan", "other images"))
 
 # SAGAN as Zhang et al. trained it: TTUR (Heusel et al. 2017), Adam 1e-4 for G and 4e-4 for D with beta2 0.9 (and
 # beta1 0, the hinge loss: `--beta1 0 --loss hinge`, knobs with plain defaults)
@@ -103,12 +103,9 @@ def default_model(dataset: str, *, method: str = "gan", conditional: bool = Fals
     return "dcgan"
 
 
-def recipe(dataset: str, model: str | None, loss: str, conditional: bool = False, method: str = "gan",
+def recipe(dataset: str, model: str, loss: str, conditional: bool = False, method: str = "gan",
            image_size: int | None = None) -> dict[str, Any]:
-    """The default values of RECIPE_FIELDS for this data, model (None: `default_model`'s), loss, conditioning,
-    method and image size."""
-    if model is None:
-        model = default_model(dataset, method=method, conditional=conditional, image_size=image_size)
+    """The default values of RECIPE_FIELDS for this data, model, loss, conditioning, method and image size."""
     toy = is_toy(dataset) or dataset == PYTHON_DATA[1]  # vectors given from Python train like the toys
     values = dict(_TOY if toy else _IMAGE)
     if model == "dcgan-dense":
@@ -165,7 +162,7 @@ def describe() -> str:
     def fmt(d: dict[str, Any]) -> str:
         return ", ".join(f"{k}={v}" for k, v in d.items())
     widths = ", ".join(f"{m} {g}/{d}" for m, (g, d) in _IMAGE_WIDTH.items())
-    return (f"model: {', '.join(f'{m} on {d}' for m, d in _DEFAULT_MODELS)}. dcgan-dense: {fmt(_DENSE)} "
+    return (f"model: {', '.join(f'{m} on {d}' for m, d in DEFAULT_MODELS)}. dcgan-dense: {fmt(_DENSE)} "
             f"({fmt(_DENSE_FULL)} on {' and '.join(FULL28)}). "
             f"images: {fmt(_IMAGE)}; widths G/D: {widths}; conditional images: {fmt(_CONDITIONAL_IMAGE)}. "
             f"toys: {fmt(_TOY)}; grid25: {fmt(_GRID25)}. sagan: {fmt(_SAGAN)}. wgan-gp: {fmt(_WGAN_GP)}. "

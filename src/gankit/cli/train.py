@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config import COND_D, PRIORS, RECIPE_FIELDS, RNN_CELLS, TASK_METHODS, TrainConfig, read_json_file
 from ..errors import ConfigError
-from ..recipes import default_model
+from ..recipes import DEFAULT_MODELS, default_model, recipe
 from ..rundir import RunDir
 
 DEFAULTS = TrainConfig()
@@ -17,13 +17,10 @@ DEFAULTS = TrainConfig()
 
 def _d(name: str) -> str:
     if name == "model":
-        return ("(default: dcgan-dense for the GAN on 28x28 grey MNIST-family images, mlp for toy data, "
-                "else dcgan)")
+        return f"(default: {', '.join(f'{m} on {where}' for m, where in DEFAULT_MODELS)})"
     if name not in RECIPE_FIELDS:
         return f"(default: {getattr(DEFAULTS, name)})"
-    from ..recipes import recipe
-
-    dense, image = recipe("mnist5k", None, "nonsaturating"), recipe("coloured-mnist", "dcgan", "nonsaturating")
+    dense, image = recipe("mnist5k", "dcgan-dense", "nonsaturating"), recipe("coloured-mnist", "dcgan", "nonsaturating")
     toy, wgan = recipe("ring8", "mlp", "nonsaturating"), recipe("mnist5k", "dcgan", "wgan-gp")
     text = (f"(default: {dense.get(name)} for dcgan-dense, {image.get(name)} for other images, "
             f"{toy.get(name)} for toy data")
@@ -90,7 +87,8 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--trust-code", action="store_true", help="with --resume: import the generator/discriminator "
                    "factories the run's config names (loading a run never imports code otherwise)")
     g.add_argument("--width", type=int, help="G's base channel/hidden width, and D's unless --d-width is given "
-                   "(default: 32 for dcgan-dense, 64 for dcgan on images, 256 for the MLP on toy data, else the model's own)")
+                   "(default: 32 for dcgan-dense, 64 for dcgan on images, 256 for the MLP on toy data, else the "
+                   "model's own)")
     g.add_argument("--d-width", type=int, help="D's base channel/hidden width (default: 32 for dcgan on images, "
                    "else --width)")
     g.add_argument("--depth", type=int, help="hidden layers of the MLP's G and D (default: 3 on grid25, 2 on the other "
@@ -168,7 +166,8 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--label-smoothing", type=float, help="one-sided: D's real target becomes 1 - S (e.g. 0.1)")
     g.add_argument("--instance-noise", type=float, help="std of noise added to D's inputs, annealed to 0")
     g.add_argument("--grad-clip", type=float, help="clip each network's gradient norm")
-    g.add_argument("--ema", type=float, help=f"decay of the EMA copy of G used for sampling, 0: none; warmed up as min(ema, (1 + t) / (10 + t)) at step t {_d('ema')}")
+    g.add_argument("--ema", type=float, help="decay of the EMA copy of G used for sampling, 0: none; warmed up as "
+                   f"min(ema, (1 + t) / (10 + t)) at step t {_d('ema')}")
     g.add_argument("--mode-seeking", type=float, help="weight of the mode-seeking term in G's loss (Mao et al. "
                    f"2019), against collapse within a class, 0: off {_d('mode_seeking')}")
     g.add_argument("--no-ema", action="store_true", help="keep no EMA copy of G")

@@ -32,7 +32,6 @@ from ..errors import ConfigError
 from ..models import build_models
 from ..models.heads import CodedGenerator, HeadedDiscriminator
 from ..models.dense import SHAPE as PAPER_SHAPE
-from ..models.dense import DenseDiscriminator, DenseGenerator
 from ..models.prior import sample_prior
 from .base import Batch, StepContext, log_d_scores
 from .gan import GAN
@@ -72,12 +71,10 @@ def build_info_networks(cfg: TrainConfig, data_shape: tuple[int, ...]) -> tuple[
     codes = cfg.info_cat + cfg.info_cont
     if codes == 0:
         raise ConfigError("--method infogan needs at least one code: --info-cat >= 2 or --info-cont >= 1")
-    if cfg.model == "dcgan" and tuple(data_shape) == PAPER_SHAPE:  # MNIST-like: the paper's networks
-        base_g: nn.Module = DenseGenerator(PAPER_SHAPE, cfg.z_dim + codes, width=cfg.width)
-        base_d: nn.Module = DenseDiscriminator(PAPER_SHAPE, width=cfg.d_width)
-    else:
-        base_g, base_d = build_models(cfg.model, data_shape=tuple(data_shape), z_dim=cfg.z_dim + codes,
-                                      num_classes=0, width=cfg.width, d_width=cfg.d_width, depth=cfg.depth)
+    # MNIST-like images: `--model dcgan` means the paper's networks (dcgan-dense), as it did before they had a name
+    model = "dcgan-dense" if cfg.model == "dcgan" and tuple(data_shape) == PAPER_SHAPE else cfg.model
+    base_g, base_d = build_models(model, data_shape=tuple(data_shape), z_dim=cfg.z_dim + codes, num_classes=0,
+                                  width=cfg.width, d_width=cfg.d_width, depth=cfg.depth)
     G = CodedGenerator(base_g, cfg.z_dim, cfg.info_cat, cfg.info_cont, cfg.prior)
     return G, HeadedDiscriminator(base_d, codes, hidden=Q_HIDDEN)
 
